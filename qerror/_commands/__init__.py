@@ -1,0 +1,1 @@
+"""Sub-commands of the ``qerror`` CLI (see :mod:`qerror.cli`)."""

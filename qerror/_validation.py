@@ -1,0 +1,87 @@
+"""Argument checking shared by the public functions.
+
+Public functions check and broadcast; private ones compute.  Every check raises a
+``ValueError`` or ``TypeError`` whose message names the argument and the allowed
+range, so that no bad input can turn into a silent NaN further down.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+
+import numpy as np
+
+GRIDS = ("midrise", "midtread", "unsigned")
+MODELS = ("exact", "aciq")
+MAX_BITS = 64
+
+
+def check_grid(grid) -> str:
+    if not isinstance(grid, str) or grid not in GRIDS:
+        raise ValueError(f"grid must be one of {GRIDS}, got {grid!r}")
+    return grid
+
+
+def check_model(model) -> str:
+    if not isinstance(model, str) or model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    return model
+
+
+def check_bits(bits, grid: str = "midrise") -> np.ndarray:
+    """Return `bits` as an int64 array; integers 1..64 (2..64 for midtread)."""
+    if isinstance(bits, (bool, np.bool_)):
+        raise TypeError("bits must be an integer (or array of integers), got a bool")
+    try:
+        arr = np.asarray(bits)
+    except Exception as exc:  # pragma: no cover - exotic objects
+        raise TypeError(f"bits must be an integer or array of integers: {exc}") from None
+    if arr.dtype == object or arr.dtype.kind not in "iuf":
+        raise TypeError(f"bits must be an integer or array of integers, got {bits!r}")
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise ValueError(f"bits must be whole numbers, got {bits!r}")
+    lo = 2 if grid == "midtread" else 1
+    if arr.size and (np.any(arr < lo) or np.any(arr > MAX_BITS)):
+        extra = " (the midtread grid needs bits >= 2)" if grid == "midtread" else ""
+        raise ValueError(f"bits must be in [{lo}, {MAX_BITS}]{extra}, got {bits!r}")
+    return arr.astype(np.int64)
+
+
+def check_alpha(alpha, name: str = "alpha") -> np.ndarray:
+    """Return `alpha` as a float64 array of finite positive values."""
+    if isinstance(alpha, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a positive real number, got a bool")
+    try:
+        arr = np.asarray(alpha, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a positive real number or array, got {alpha!r}") from None
+    if arr.size and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite, got {alpha!r}")
+    if arr.size and np.any(arr <= 0):
+        raise ValueError(f"{name} must be > 0, got {alpha!r}")
+    return arr
+
+
+def check_positive_scalar(value, name: str) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        try:
+            value = operator.index(value)
+        except TypeError:
+            arr = np.asarray(value)
+            if arr.ndim != 0 or arr.dtype.kind not in "iuf":
+                raise TypeError(f"{name} must be a positive real number, got {value!r}") from None
+            value = arr.item()
+    value = float(value)
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return value
+
+
+def scalar_or_array(out: np.ndarray):
+    """A 0-d result becomes a Python float (scipy's ``out[()]`` habit)."""
+    out = np.asarray(out)
+    if out.ndim == 0:
+        return float(out)
+    return out
