@@ -13,13 +13,22 @@ from __future__ import annotations
 import importlib
 
 from ._result import OptimalAlpha
+from .distributions import ClampedDistribution, clamp
+from .error import clamping_gain, error_parts, mse, rounding_error, truncation_error
 from .quantizer import quantize
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ClampedDistribution",
     "OptimalAlpha",
+    "clamp",
+    "clamping_gain",
+    "error_parts",
+    "mse",
     "quantize",
+    "rounding_error",
+    "truncation_error",
 ]
 
 _LAZY_SUBMODULES = ("symbolic", "plotting")

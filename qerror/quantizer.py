@@ -59,7 +59,7 @@ class GridGeometry:
 def grid_geometry(alpha: np.ndarray, bits: np.ndarray, grid: str) -> GridGeometry:
     """Private-use geometry builder; inputs must already be checked and broadcast."""
     alpha = np.asarray(alpha, dtype=np.float64)
-    two_b = np.ldexp(1.0, np.asarray(bits, dtype=np.int64))
+    two_b = np.exp2(np.asarray(bits, dtype=np.float64))  # exact for whole numbers
     if grid == "midrise":
         step = 2.0 * alpha / two_b
         half = 0.5 * step
@@ -140,7 +140,7 @@ def quantize(x: ArrayLike, alpha: ArrayLike, bits: ArrayLike, *, grid: str = "mi
     a = check_alpha(alpha)
     b = check_bits(bits, grid)
     xf, a, b = np.broadcast_arrays(xf, a, b)
-    two_b = np.ldexp(1.0, b)
+    two_b = np.exp2(b.astype(np.float64))
     if grid == "midrise":
         step = 2.0 * a / two_b
         idx = np.clip(np.floor((xf + a) / step), 0.0, two_b - 1.0)

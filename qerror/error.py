@@ -1,0 +1,395 @@
+r"""Mean-square quantization error: truncation, rounding and total, in two models.
+
+``model="exact"``
+    :math:`E(\alpha) = \mathbb E[(W - Q(W))^2]` for the real quantizer :math:`Q` of the
+    chosen grid (:mod:`qerror.quantizer`).  *Truncation* is the part from
+    :math:`|W| > \alpha`, *rounding* the part from :math:`|W| \le \alpha`; they add up
+    to the total exactly.
+
+``model="aciq"``
+    The supplement's Eq. 3 (ACIQ, Banner et al. 2018):
+
+    .. math::
+
+        E_\text{aciq}(\alpha) = \int_\alpha^\infty f(x)(x-\alpha)^2dx
+            + \int_{-\infty}^{-\alpha} f(x)(x+\alpha)^2dx + \frac{\Delta^2}{12},
+
+    clipped values measured against :math:`\pm\alpha` and the uniform-noise term
+    counted over the whole mass; on the midrise grid :math:`\Delta^2/12 =
+    \alpha^2/(3\cdot4^b)` (Eq. 2).  Eq. 4 is the symmetric special case.
+
+How the numbers are computed
+----------------------------
+Everything is reduced to partial moments of the standardized law
+(:mod:`qerror._families`): tails use the Mills-ratio functions
+:math:`I_n(t) = \int_0^\infty u^n e^{-tu-u^2/2}du` (normal; never ``1 - erf``),
+regularized incomplete gamma functions (Laplace) and exact polynomials (uniform).  The
+exact model's rounding error is a sum over up to :math:`2^b` cells; it is evaluated in
+:math:`O(1)` as a geometric series (Laplace), a count (uniform) or the Euler-Maclaurin
+expansion of the midpoint-centred second moment (normal, cells narrower than
+:math:`\sigma/4`), which is exact to double precision at any bit-width up to 64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._validation import check_alpha, check_bits, check_grid, check_model, scalar_or_array
+from .distributions import Law, is_law, resolve
+from .quantizer import grid_geometry, quantize
+
+__all__ = ["mse", "truncation_error", "rounding_error", "error_parts", "clamping_gain"]
+
+
+# ------------------------------------------------------------------ private engine
+def _restricted_cells(fam, a0, step, n, lower, upper):
+    """Rounding error of whole cells [a0 + i*step, ...), i < n, cut to (lower, upper)."""
+    if lower == -np.inf and upper == np.inf:
+        return fam.cells(a0, step, n)
+    out = np.zeros(a0.shape)
+    with np.errstate(invalid="ignore"):
+        i1 = np.clip(np.ceil((lower - a0) / step), 0.0, n)
+        i2 = np.clip(np.floor((upper - a0) / step), 0.0, n)
+    whole = i2 > i1
+    if whole.any():
+        out[whole] = fam.cells(a0[whole] + i1[whole] * step[whole], step[whole],
+                               i2[whole] - i1[whole])
+    # the (at most two) cells cut by lower / upper
+    with np.errstate(invalid="ignore"):
+        j_lo = np.floor((lower - a0) / step)
+        j_hi = np.ceil((upper - a0) / step) - 1.0
+    part_lo = np.isfinite(j_lo) & (j_lo >= 0) & (j_lo < n) & (j_lo < i1)
+    part_hi = np.isfinite(j_hi) & (j_hi >= 0) & (j_hi < n) & (j_hi >= i2)
+    part_hi &= ~(part_lo & (j_hi == j_lo))  # same cell: count once (below)
+    for mask, j in ((part_lo, j_lo), (part_hi, j_hi)):
+        if mask.any():
+            a = a0[mask] + j[mask] * step[mask]
+            b = a + step[mask]
+            out[mask] += fam.seg(np.maximum(a, lower), np.minimum(b, upper),
+                                 a + 0.5 * step[mask])
+    return out
+
+
+def _nearest_range_point(x, lo, hi):
+    return np.clip(x, lo, hi)
+
+
+def _error_parts(law: Law, alpha: np.ndarray, bits: np.ndarray, model: str, grid: str,
+                 rounding: bool = True):
+    """(truncation, rounding) arrays for a resolved law; alpha/bits same-shape 1-D."""
+    fam, s = law.family, law.scale
+    geo = grid_geometry(alpha, bits, grid)
+    lo, hi = law.z(geo.lo), law.z(geo.hi)
+    step = geo.step / s
+    L, U = law.lower, law.upper
+    exact = model == "exact"
+    ref_hi = law.z(geo.level_hi) if exact else hi
+    ref_lo = law.z(geo.level_lo) if exact else lo
+
+    # a law symmetric about 0 on a symmetric grid: both tails are equal
+    mirror = (getattr(fam, "symmetric", False) and law.loc == 0.0 and L == -U
+              and grid != "unsigned")
+    trunc = np.zeros(alpha.shape)
+    # right tail
+    a = np.maximum(hi, L)
+    m = a < U
+    if m.all():
+        trunc = (np.full(alpha.shape, np.inf) if U == np.inf and fam.infinite_variance
+                 else fam.seg(a, np.full(a.shape, U), ref_hi))
+    elif m.any():
+        if U == np.inf and fam.infinite_variance:
+            trunc[m] = np.inf
+        else:
+            trunc[m] += fam.seg(a[m], np.full(a[m].shape, U), ref_hi[m])
+    if mirror:
+        trunc *= 2.0
+    else:  # left tail
+        b = np.minimum(lo, U)
+        m = L < b
+        if m.any():
+            if L == -np.inf and fam.infinite_variance:
+                trunc[m] = np.inf
+            else:
+                trunc[m] += fam.seg(np.full(b[m].shape, L), b[m], ref_lo[m])
+    trunc *= s * s
+
+    rnd = np.zeros(alpha.shape)
+    if rounding:
+        if exact:
+            rnd += _restricted_cells(fam, law.z(geo.a0), step, geo.n, L, U)
+            if geo.half_cells:
+                half = 0.5 * step
+                for a, b, c in ((lo, lo + half, lo), (hi - half, hi, hi)):
+                    a, b = np.maximum(a, L), np.minimum(b, U)
+                    m = a < b
+                    if m.any():
+                        rnd[m] += fam.seg(a[m], b[m], c[m])
+            rnd *= s * s
+        else:
+            rnd += geo.step**2 / 12.0
+
+    # point masses of clamped laws
+    for x, mass in law.atoms:
+        if mass <= 0.0:
+            continue
+        xs = np.full(alpha.shape, x)
+        if exact:
+            err = (xs - quantize(xs, alpha, bits, grid=grid)) ** 2 * mass
+        else:
+            err = (xs - _nearest_range_point(xs, geo.lo, geo.hi)) ** 2 * mass
+        outside = (xs < geo.lo) | (xs > geo.hi)
+        trunc += np.where(outside, err, 0.0)
+        if exact and rounding:
+            rnd += np.where(outside, 0.0, err)
+    return trunc, rnd
+
+
+def _prepare(dist, alpha, bits, model, grid):
+    model = check_model(model)
+    grid = check_grid(grid)
+    a = check_alpha(alpha)
+    b = check_bits(bits, grid)
+    a, b = np.broadcast_arrays(a, b)
+    return model, grid, a, b
+
+
+def _parts_public(dist, alpha, bits, model, grid):
+    """Validate, dispatch (law or data) and return (trunc, rnd) arrays of the bcast shape."""
+    model, grid, a, b = _prepare(dist, alpha, bits, model, grid)
+    shape = a.shape
+    if is_law(dist):
+        law = resolve(dist)
+        if a.size == 0:
+            return np.zeros(shape), np.zeros(shape)
+        t, r = _error_parts(law, a.ravel().astype(np.float64), b.ravel(), model, grid)
+        return t.reshape(shape), r.reshape(shape)
+    from . import empirical  # data arrays: the empirical distribution
+
+    t, r = empirical.empirical_error_parts(dist, a, b, model=model, grid=grid)
+    return np.asarray(t, dtype=np.float64), np.asarray(r, dtype=np.float64)
+
+
+_PARAMS_DOC = """
+    Parameters
+    ----------
+    dist : scipy.stats frozen continuous distribution, ClampedDistribution or array_like
+        The law of :math:`W` (``stats.norm(scale=2)``, ``stats.t(4)``,
+        ``qerror.clamp(stats.laplace(), 3)``, ...), or data whose empirical
+        distribution is used.
+    alpha : array_like
+        Clipping boundary :math:`\\alpha`, finite and > 0.
+    bits : array_like of int
+        Bit-width :math:`b`, 1 to 64 (2 to 64 on the midtread grid).  `alpha` and
+        `bits` broadcast against each other like a ufunc.
+    model : {"exact", "aciq"}
+        ``"exact"``: the real quantizer.  ``"aciq"``: the supplement's Eq. 3.
+    grid : {"midrise", "midtread", "unsigned"}
+        Quantizer grid, see :mod:`qerror.quantizer`.
+"""
+
+
+def mse(dist, alpha: ArrayLike, bits: ArrayLike, *, model: str = "exact",
+        grid: str = "midrise"):
+    r"""Mean-square quantization error of `dist` (supplement Eqs. 1-4, 7).
+
+    .. math::
+
+        E(\alpha) = \underbrace{\int_{|x|>\alpha} f(x)\,(x - Q(x))^2\,dx}_{\text{truncation}}
+                  + \underbrace{\int_{|x|\le\alpha} f(x)\,(x - Q(x))^2\,dx}_{\text{rounding}}
+
+    for ``model="exact"``, where :math:`\alpha` is `alpha` and :math:`Q` the `bits`-bit
+    quantizer of `grid`; for ``model="aciq"`` the truncation integrals measure against
+    :math:`\pm\alpha` and the rounding term is :math:`\Delta^2/12`, which on the
+    midrise grid is :math:`\alpha^2/(3\cdot 4^b)` (Eq. 3; Eq. 4 for symmetric laws;
+    Eq. 7 for a clamped law).
+    {params}
+    Returns
+    -------
+    float or ndarray
+        The error, in squared units of `dist`; a Python float for scalar input.
+        Infinite (``inf``) for an unclamped law with infinite variance.
+
+    See Also
+    --------
+    truncation_error, rounding_error, error_parts, clamping_gain
+
+    Notes
+    -----
+    Accuracy: relative error below 5e-12 against 40-digit mpmath references for the
+    closed-form families (norm, laplace, uniform) and their clamped laws, for every
+    bit-width 1-32 and :math:`\alpha` from 1e-6 to 25 scale units; below 1e-9 for
+    other families (quadrature).
+
+    Examples
+    --------
+    >>> from scipy import stats
+    >>> import qerror
+    >>> round(qerror.mse(stats.norm(), 2.0, 4), 8)
+    0.00547315
+    >>> round(qerror.mse(stats.norm(), 2.0, 4, model="aciq"), 8)
+    0.0072019
+    """
+    t, r = _parts_public(dist, alpha, bits, model, grid)
+    return scalar_or_array(t + r)
+
+
+def truncation_error(dist, alpha: ArrayLike, bits: ArrayLike, *, model: str = "exact",
+                     grid: str = "midrise"):
+    r"""Clipping part of the error: values outside the range (Eq. 3, first two terms).
+
+    .. math::
+
+        T(\alpha) = \int_{\alpha}^{\infty} f(x)(x - q_+)^2 dx
+                  + \int_{-\infty}^{-\alpha} f(x)(x - q_-)^2 dx
+                  + \text{(atoms of a clamped law beyond } \pm\alpha)
+
+    where :math:`q_\pm` are the outermost levels for ``model="exact"``
+    (:math:`\pm(\alpha - \Delta/2)` midrise, :math:`\pm\alpha` midtread) and
+    :math:`\pm\alpha` for ``model="aciq"``.  On the unsigned grid the range is
+    :math:`[0, \alpha]`.
+    {params}
+    Returns
+    -------
+    float or ndarray
+
+    Examples
+    --------
+    >>> from scipy import stats
+    >>> import qerror
+    >>> f"{{qerror.truncation_error(stats.norm(), 20.0, 8, model='aciq'):.6e}}"
+    '1.338487e-91'
+    """
+    t, _ = _parts_public(dist, alpha, bits, model, grid)
+    return scalar_or_array(t)
+
+
+def rounding_error(dist, alpha: ArrayLike, bits: ArrayLike, *, model: str = "exact",
+                   grid: str = "midrise"):
+    r"""Rounding part of the error: values inside the range (Eq. 1-2).
+
+    .. math::
+
+        R(\alpha) = \sum_i \int_{t_i}^{t_{i+1}} f(x)(x - q_i)^2 dx
+        \quad\text{(exact)}, \qquad R_\text{aciq} = \frac{\Delta^2}{12}
+
+    where :math:`t_i` are the thresholds and :math:`q_i` the levels inside
+    :math:`[-\alpha, \alpha]`.  For ``model="exact"`` it is about
+    :math:`\Delta^2/12 \cdot P(|W|\le\alpha)`, not the whole-mass :math:`\Delta^2/12`
+    of Eq. 2.
+    {params}
+    Returns
+    -------
+    float or ndarray
+
+    Examples
+    --------
+    >>> from scipy import stats
+    >>> import qerror
+    >>> round(qerror.rounding_error(stats.uniform(-1, 2), 1.0, 3), 10)
+    0.0052083333
+    """
+    _, r = _parts_public(dist, alpha, bits, model, grid)
+    return scalar_or_array(r)
+
+
+def error_parts(dist, alpha: ArrayLike, bits: ArrayLike, *, model: str = "exact",
+                grid: str = "midrise"):
+    """``(truncation, rounding)`` in one pass; see :func:`mse`.
+    {params}
+    Returns
+    -------
+    truncation, rounding : float or ndarray
+    """
+    t, r = _parts_public(dist, alpha, bits, model, grid)
+    return scalar_or_array(t), scalar_or_array(r)
+
+
+def clamping_gain(dist, d, alpha: ArrayLike, bits: ArrayLike, *, model: str = "exact",
+                  grid: str = "midrise"):
+    r"""Lemma 1 difference: error of `dist` minus error of ``clamp(dist, d)``.
+
+    Same boundary :math:`A` = `alpha` for both laws.  Computed directly over the region
+    :math:`|x| > d` where the two laws differ, not as a difference of two totals:
+
+    .. math::
+
+        \Delta E(A) = \int_{d}^{\infty} f(x)\left[e(x)^2 - e(d)^2\right]dx
+                    + \int_{-\infty}^{-d} f(x)\left[e(x)^2 - e(-d)^2\right]dx,
+
+    with :math:`e(x) = x - Q(x)` (exact) or the distance from :math:`x` to
+    :math:`[-A, A]` (ACIQ).  In the ACIQ model with :math:`A < d` this is
+    :math:`2\int_d^\infty f(x)\left((x-A)^2 - (d-A)^2\right)dx` for a symmetric law:
+    the supplement's Eq. 8 prints an extra term :math:`2\int_A^d f(x)(x-A)^2dx`, which
+    belongs to both errors and cancels (see the Errata page).
+
+    Parameters
+    ----------
+    dist : scipy.stats frozen continuous distribution
+        The unbounded law :math:`W`.
+    d : float
+        Clamp bound, > 0.
+    alpha, bits, model, grid
+        As in :func:`mse`.
+
+    Returns
+    -------
+    float or ndarray
+        :math:`E_W(A) - E_{W'}(A)`; ``inf`` if `dist` has infinite variance.
+
+    Examples
+    --------
+    >>> from scipy import stats
+    >>> import qerror
+    >>> g = qerror.clamping_gain(stats.norm(), 2.0, 1.5, 4, model="aciq")
+    >>> c = qerror.mse(stats.norm(), 1.5, 4, model="aciq") - qerror.mse(
+    ...     qerror.clamp(stats.norm(), 2.0), 1.5, 4, model="aciq")
+    >>> bool(abs(g - c) < 1e-15)
+    True
+    """
+    from ._validation import check_positive_scalar
+    from .distributions import ClampedDistribution
+
+    if isinstance(dist, ClampedDistribution) or not is_law(dist):
+        raise TypeError("dist must be a frozen scipy.stats continuous distribution (the "
+                        "unbounded law)")
+    d = check_positive_scalar(d, "d")
+    model, grid, a, b = _prepare(dist, alpha, bits, model, grid)
+    law = resolve(dist)
+    shape = a.shape
+    a1, b1 = a.ravel().astype(np.float64), b.ravel()
+    total = np.zeros(a1.shape)
+    zd_hi, zd_lo = law.z(d), law.z(-d)
+    for region, x in (((zd_hi, np.inf), d), ((-np.inf, zd_lo), -d)):
+        sub = law.restricted(*region)
+        if sub.lower >= sub.upper:
+            continue
+        t, r = _error_parts(sub, a1, b1, model, grid, rounding=model == "exact")
+        mass = float(law.family.sf(zd_hi)) if x > 0 else float(law.family.cdf(zd_lo))
+        xs = np.full(a1.shape, x)
+        if model == "exact":
+            err = (xs - quantize(xs, a1, b1, grid=grid)) ** 2
+        else:
+            geo = grid_geometry(a1, b1, grid)
+            err = (xs - np.clip(xs, geo.lo, geo.hi)) ** 2
+        total += t + r - mass * err
+    return scalar_or_array(total.reshape(shape))
+
+
+def _clamped_moment(cd, k: int) -> float:
+    """E[W'^k] of a clamped law, k = 1, 2 (used by ClampedDistribution.mean/var)."""
+    law = resolve(cd)
+    s, mu = law.scale, law.loc
+    fam = law.family
+    if k == 2:
+        inner = float(fam.seg(np.array([law.lower]), np.array([law.upper]),
+                              np.array([law.z(0.0)]))[0]) * s * s
+    else:
+        inner = float(cd.base.expect(lambda x: x, lb=-cd.d, ub=cd.d))
+    return inner + sum(m * x**k for x, m in law.atoms)
+
+
+for _f in (mse, truncation_error, rounding_error, error_parts):
+    _f.__doc__ = _f.__doc__.replace("{params}", _PARAMS_DOC).replace("{{", "{").replace(
+        "}}", "}")
+del _f
