@@ -1,12 +1,16 @@
 """Data passes for :mod:`qerror.empirical`: a numba kernel and a numpy fallback.
 
-Three passes over the data are needed by the empirical solver: the largest magnitude,
-a histogram of magnitudes (count, sum, sum of squares per bin, plus the same three
+The empirical solver needs three passes over the data: the largest magnitude, a
+histogram of magnitudes (count, sum and sum of squares per bin, and the same three
 sums for the negative values, which the ``"unsigned"`` grid treats apart) and the
-extraction of the values that fall into flagged bins.  Both back ends compute the bin
-of a value with the same float64 operations, ``min(int(|x| * inv_w), nbins - 1)``,
-and accumulate the sums in data order, so they return bit-identical results and the
-solver returns the same alpha with or without numba.
+read-back of the values that fall into flagged bins.
+
+Bins are log-spaced and defined by the float64 bit pattern: the key of a magnitude
+``a`` is ``bits(a) >> (52 - m)`` (exponent and the top ``m`` mantissa bits), and bin
+``i`` holds the keys ``base + i`` (bin 0 also every smaller key).  Bin edges are exact
+floats, so membership has no rounding.  Both back ends compute the same keys and
+accumulate the sums in data order, so they return bit-identical results and the solver
+returns the same alpha with or without numba.
 
 numba is optional (``pip install qerror[fast]``); set ``QERROR_NO_NUMBA=1`` to force
 the numpy path.
@@ -18,7 +22,7 @@ import os
 
 import numpy as np
 
-__all__ = ["HAVE_NUMBA", "backend", "absmax", "histogram", "extract"]
+__all__ = ["HAVE_NUMBA", "backend", "absmax", "histogram", "extract", "keys"]
 
 try:  # pragma: no cover - depends on the environment
     if os.environ.get("QERROR_NO_NUMBA"):
@@ -30,17 +34,19 @@ except ImportError:  # pragma: no cover - depends on the environment
     _nb = None
     HAVE_NUMBA = False
 
+# float32 values whose float64 key the compiled kernel derives from the float32 bits
+# directly need a normal float32 exponent; below this magnitude the kernel converts
+_F32_NORMAL = float(np.finfo(np.float32).tiny)
+
+
+def keys(a: np.ndarray, shift: int) -> np.ndarray:
+    """Bin keys of non-negative float64 magnitudes (numpy)."""
+    return (np.ascontiguousarray(a, dtype=np.float64).view(np.uint64)
+            >> np.uint64(shift)).astype(np.int64)
+
 
 # --------------------------------------------------------------------------- numpy
-def _absmax_numpy(x: np.ndarray, signed: bool) -> float:
-    if signed:
-        return float(np.abs(x).max())
-    return float(max(x.max(), 0.0))
-
-
-def _histogram_numpy(x, inv_w, nbins, signed):
-    # one block, no chunking: np.bincount adds the weights in data order, exactly as
-    # the compiled loop does, so the sums agree to the last bit
+def _histogram_numpy(x, shift, base, nbins, signed):
     xf = x.astype(np.float64)
     neg = np.zeros(3)
     if signed:
@@ -49,21 +55,24 @@ def _histogram_numpy(x, inv_w, nbins, signed):
         negm = xf < 0.0
         if negm.any():
             xn = -xf[negm]
+            # sequential sums in data order, as the compiled loop does
             neg[:] = (xn.size, np.add.accumulate(xn)[-1], np.add.accumulate(xn * xn)[-1])
             a = xf[~negm]
         else:
             a = xf
-    idx = np.minimum((a * inv_w).astype(np.int64), nbins - 1)
+        a = a + 0.0  # -0.0 -> 0.0
+    idx = np.clip(keys(a, shift) - base, 0, nbins - 1)
+    # np.bincount adds the weights in data order, exactly as the compiled loop does
     n = np.bincount(idx, minlength=nbins).astype(np.float64)
     s = np.bincount(idx, weights=a, minlength=nbins)
     q = np.bincount(idx, weights=a * a, minlength=nbins)
-    return n, s, q, neg
+    return np.stack([n, s, q], axis=1), neg
 
 
-def _extract_numpy(x, inv_w, nbins, flags, signed):
+def _extract_numpy(x, shift, base, nbins, flags, signed):
     xf = x.astype(np.float64)
-    a = np.abs(xf) if signed else xf[xf >= 0.0]
-    idx = np.minimum((a * inv_w).astype(np.int64), nbins - 1)
+    a = np.abs(xf) if signed else xf[xf >= 0.0] + 0.0
+    idx = np.clip(keys(a, shift) - base, 0, nbins - 1)
     return a[flags[idx]]
 
 
@@ -71,79 +80,70 @@ def _extract_numpy(x, inv_w, nbins, flags, signed):
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
 
     @_nb.njit(cache=True, nogil=True)
-    def _absmax_nb(x, signed):
-        m = 0.0
-        if signed:
-            for i in range(x.size):
-                v = abs(np.float64(x[i]))
-                if v > m:
-                    m = v
-        else:
-            for i in range(x.size):
-                v = np.float64(x[i])
-                if v > m:
-                    m = v
-        return m
+    def _key32(u, m):
+        # float64 key of the magnitude of a normal float32 given by its bits u
+        u = u & np.uint32(0x7FFFFFFF)
+        e = np.int64(u >> np.uint32(23))
+        return ((e + 896) << m) | np.int64((u & np.uint32(0x7FFFFF)) >> np.uint32(23 - m))
 
     @_nb.njit(cache=True, nogil=True)
-    def _histogram_nb(x, inv_w, nbins, signed):
-        n = np.zeros(nbins)
-        s = np.zeros(nbins)
-        q = np.zeros(nbins)
+    def _hist_nb(x, xu, m, base, nbins, signed, is32):
+        h = np.zeros((nbins, 3))
         neg = np.zeros(3)
         top = nbins - 1
+        shift = 52 - m
         for i in range(x.size):
             v = np.float64(x[i])
             if signed:
                 a = abs(v)
             elif v < 0.0:
-                a = -v
                 neg[0] += 1.0
-                neg[1] += a
-                neg[2] += a * a
+                neg[1] += -v
+                neg[2] += v * v
                 continue
             else:
-                a = v
-            j = np.int64(a * inv_w)
-            if j > top:
-                j = top
-            n[j] += 1.0
-            s[j] += a
-            q[j] += a * a
-        return n, s, q, neg
+                a = v + 0.0
+            if is32:
+                k = _key32(xu[i], m)
+            else:
+                k = np.int64((xu[i] & np.uint64(0x7FFFFFFFFFFFFFFF)) >> np.uint64(shift))
+            k -= base
+            if k < 0:
+                k = 0
+            elif k > top:
+                k = top
+            h[k, 0] += 1.0
+            h[k, 1] += a
+            h[k, 2] += a * a
+        return h, neg
 
     @_nb.njit(cache=True, nogil=True)
-    def _extract_nb(x, inv_w, nbins, flags, signed):
+    def _extract_nb(x, xu, m, base, nbins, flags, signed, is32, count):
+        out = np.empty(count)
         top = nbins - 1
-        cnt = 0
+        shift = 52 - m
+        j = 0
         for i in range(x.size):
             v = np.float64(x[i])
             if not signed and v < 0.0:
                 continue
-            a = abs(v)
-            j = np.int64(a * inv_w)
-            if j > top:
-                j = top
-            if flags[j]:
-                cnt += 1
-        out = np.empty(cnt)
-        k = 0
-        for i in range(x.size):
-            v = np.float64(x[i])
-            if not signed and v < 0.0:
-                continue
-            a = abs(v)
-            j = np.int64(a * inv_w)
-            if j > top:
-                j = top
-            if flags[j]:
-                out[k] = a
-                k += 1
-        return out
+            if is32:
+                k = _key32(xu[i], m)
+            else:
+                k = np.int64((xu[i] & np.uint64(0x7FFFFFFFFFFFFFFF)) >> np.uint64(shift))
+            k -= base
+            if k < 0:
+                k = 0
+            elif k > top:
+                k = top
+            if flags[k]:
+                out[j] = abs(v)
+                j += 1
+        return out[:j]
 
 
 def _native(x: np.ndarray) -> np.ndarray:
-    """A contiguous 1-d float32/float64 view or copy that the kernels accept."""
+    """A contiguous 1-d float32/float64 array that the kernels accept."""
     x = np.ravel(x)
     if x.dtype not in (np.float32, np.float64):
         x = x.astype(np.float64)
@@ -151,7 +151,7 @@ def _native(x: np.ndarray) -> np.ndarray:
 
 
 def backend(use_numba: bool | None = None) -> str:
-    """``"numba"`` or ``"numpy"``: which back end the passes below would use."""
+    """``"numba"`` or ``"numpy"``: the back end the passes below use."""
     if use_numba is None:
         use_numba = HAVE_NUMBA
     if use_numba and not HAVE_NUMBA:
@@ -159,32 +159,56 @@ def backend(use_numba: bool | None = None) -> str:
     return "numba" if use_numba else "numpy"
 
 
-def absmax(x: np.ndarray, signed: bool, use_numba: bool | None = None) -> float:
-    """max |x| (``signed``) or max(max x, 0) (unsigned grid)."""
+def absmax(x: np.ndarray, signed: bool) -> float:
+    """max |x| (``signed``) or max(max x, 0); NaN if any NaN, inf if any inf."""
     x = _native(x)
-    if backend(use_numba) == "numba":
-        return float(_absmax_nb(x, signed))
-    return _absmax_numpy(x, signed)
+    hi, lo = float(x.max()), float(x.min())
+    if hi != hi or lo != lo:
+        return float("nan")
+    if np.isinf(hi) or np.isinf(lo):
+        return float("inf")
+    if signed:
+        return max(hi, -lo)
+    return max(hi, 0.0)
 
 
-def histogram(x, inv_w: float, nbins: int, signed: bool, use_numba: bool | None = None):
-    """Per-bin count, sum and sum of squares of the magnitudes, and the negatives' sums.
+def _compiled_args(x, m, base):
+    """The bits view for the compiled kernel and whether it is float32."""
+    if x.dtype == np.float32:
+        return x.view(np.uint32), True
+    return x.view(np.uint64), False
 
-    With ``signed`` the magnitudes are ``|x|`` and the negatives' sums are zero;
-    otherwise only ``x >= 0`` is binned and ``(count, sum, sum of squares)`` of
-    ``-x`` over ``x < 0`` is returned apart.
-    """
+
+def _use_compiled(x, use_numba, base, m) -> bool:
+    if backend(use_numba) != "numba":
+        return False
+    if x.dtype == np.float32:
+        # the float32 bit trick is exact for normal float32; the bins must not start
+        # below the float32 normal range, where subnormals would be keyed differently
+        min_key = int(keys(np.array([_F32_NORMAL]), 52 - m)[0])
+        return base >= min_key
+    return True
+
+
+def histogram(x, m: int, base: int, nbins: int, signed: bool,
+              use_numba: bool | None = None):
+    """``(h, neg)``: per-bin ``[count, sum, sum of squares]`` of the magnitudes
+    (shape ``(nbins, 3)``) and ``[count, sum, sum of squares]`` of ``-x`` over
+    ``x < 0`` when not ``signed`` (then only ``x >= 0`` is binned)."""
     x = _native(x)
-    if backend(use_numba) == "numba":
-        return _histogram_nb(x, float(inv_w), int(nbins), bool(signed))
-    return _histogram_numpy(x, float(inv_w), int(nbins), bool(signed))
+    if _use_compiled(x, use_numba, base, m):
+        xu, is32 = _compiled_args(x, m, base)
+        return _hist_nb(x, xu, m, base, nbins, bool(signed), is32)
+    return _histogram_numpy(x, 52 - m, base, nbins, bool(signed))
 
 
-def extract(x, inv_w: float, nbins: int, flags: np.ndarray, signed: bool,
-            use_numba: bool | None = None) -> np.ndarray:
-    """The magnitudes (unsigned grid: the values >= 0) whose bin is flagged."""
+def extract(x, m: int, base: int, nbins: int, flags: np.ndarray, signed: bool,
+            count: int, use_numba: bool | None = None) -> np.ndarray:
+    """The magnitudes (unsigned grid: the values >= 0) whose bin is flagged, in data
+    order; `count` is their number (from the histogram)."""
     x = _native(x)
     flags = np.ascontiguousarray(flags, dtype=np.bool_)
-    if backend(use_numba) == "numba":
-        return _extract_nb(x, float(inv_w), int(nbins), flags, bool(signed))
-    return _extract_numpy(x, float(inv_w), int(nbins), flags, bool(signed))
+    if _use_compiled(x, use_numba, base, m):
+        xu, is32 = _compiled_args(x, m, base)
+        return _extract_nb(x, xu, m, base, nbins, flags, bool(signed), is32, int(count))
+    return _extract_numpy(x, 52 - m, base, nbins, flags, bool(signed))

@@ -1,0 +1,941 @@
+r"""Quantization error of data arrays, and the clipping boundary that minimises it.
+
+A data array :math:`x_1, \dots, x_N` is an empirical distribution with mass
+:math:`1/N` on each element.  For a clipping boundary :math:`\alpha` and the grid's
+quantizer :math:`Q_\alpha` (:func:`qerror.quantize`) the exact empirical error is
+
+.. math::
+
+    E(\alpha) = \frac1N \sum_{j=1}^N \bigl(x_j - Q_\alpha(x_j)\bigr)^2 .
+
+Every grid quantizes to the *nearest* level, and the levels are fixed multiples
+:math:`c_k \Delta` of the step :math:`\Delta \propto \alpha`, so
+
+.. math::
+
+    E = \frac1N \sum_j \min_k \,(|x_j| - c_k \Delta)^2
+      = \frac1N \bigl(A - 2 B \Delta + C \Delta^2\bigr) \quad\text{on each piece},
+
+a continuous, piecewise quadratic function of :math:`\Delta` with up to :math:`N`
+times (number of levels) pieces, where :math:`A = \sum x_j^2`,
+:math:`B = \sum c_{k(j)} |x_j|`, :math:`C = \sum c_{k(j)}^2` for the assignment
+:math:`k(j)` of the piece.  It is not unimodal.  Its kinks are concave (a minimum of
+quadratics), so every local minimum is the vertex :math:`\Delta = B/C` of a piece.
+
+:func:`optimal_alpha_data` finds the global minimum and certifies it: a histogram of
+:math:`|x|` (count, sum and sum of squares per bin) bounds :math:`E` from below on
+intervals of :math:`\Delta` (bins that stay in one cell contribute their exact
+quadratic, bins that a decision threshold sweeps contribute the distance to the
+nearest possible level) and from above at points; branch and bound discards every
+interval whose lower bound exceeds the best upper bound, and on the few intervals left
+the values of the bins that thresholds sweep are read back from the data and the pieces
+are enumerated exactly.  The histogram and read-back passes use numba when it is
+installed (``pip install qerror[fast]``) and numpy otherwise, with bit-identical
+results.
+
+The moment-fit routes (:func:`fit_alpha`), OCTAV (:func:`octav_alpha`) and max-abs
+(:func:`maxabs_alpha`) give the clipping choices that other tools make, for comparison.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from . import _empirical_kernels as _k
+from ._result import OptimalAlpha
+from ._validation import check_alpha, check_bits, check_grid, check_model
+from .quantizer import aciq_rounding, quantize
+
+__all__ = [
+    "empirical_error_parts",
+    "optimal_alpha_data",
+    "fit_alpha",
+    "octav_alpha",
+    "maxabs_alpha",
+    "compare_alphas",
+]
+
+#: largest bit-width the exact empirical solver accepts (2**15 levels per side)
+MAX_EXACT_BITS = 16
+
+# pruning slack, relative to sum(x**2): covers the rounding of the bound sums
+_MARGIN = 1e-12
+# below this many (values x thresholds) all pieces are enumerated without bounds
+_DIRECT_LIMIT = 1 << 16
+
+
+# ============================================================================ inputs
+def _check_data(x, name: str = "x") -> np.ndarray:
+    """`x` as a numpy array of float32 or float64 (others converted), not yet checked
+    for finiteness (the first data pass does that)."""
+    if isinstance(x, np.ndarray):
+        xa = x
+    else:
+        try:
+            xa = np.asarray(x)
+        except Exception as exc:  # pragma: no cover - exotic objects
+            raise TypeError(f"{name} must be array-like: {exc}") from None
+    if xa.dtype == object or xa.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real numeric array, got dtype {xa.dtype}")
+    if xa.size == 0:
+        raise ValueError(f"{name} is empty: the empirical error needs at least one value")
+    if xa.dtype not in (np.float32, np.float64):
+        xa = xa.astype(np.float64)
+    return xa
+
+
+def _nonfinite_error(xa: np.ndarray, name: str = "x") -> ValueError:
+    bad = ~np.isfinite(xa)
+    count = int(bad.sum())
+    first = np.unravel_index(int(np.argmax(bad)), xa.shape) if xa.ndim else ()
+    first = tuple(int(i) for i in first)
+    where = first[0] if len(first) == 1 else first
+    return ValueError(
+        f"{name} contains {count} non-finite value(s) (NaN or inf); the first is at "
+        f"index {where}"
+    )
+
+
+def _check_finite(xa: np.ndarray, name: str = "x") -> None:
+    if not np.isfinite(xa).all():
+        raise _nonfinite_error(xa, name)
+
+
+def _scalar_bits(bits, grid: str) -> int:
+    b = check_bits(bits, grid)
+    if b.ndim != 0:
+        raise ValueError(f"bits must be a single integer here, got {bits!r}")
+    return int(b)
+
+
+def _channels(xa: np.ndarray, axis) -> np.ndarray:
+    """(channels, elements) view/copy with the channel axis first."""
+    if xa.ndim == 0:
+        raise ValueError("axis= needs an array with at least one dimension")
+    try:
+        ax = int(np.core.multiarray.normalize_axis_index(axis, xa.ndim))  # type: ignore
+    except AttributeError:  # pragma: no cover - numpy without np.core alias
+        from numpy.lib.array_utils import normalize_axis_index
+        ax = int(normalize_axis_index(axis, xa.ndim))
+    return np.moveaxis(xa, ax, 0).reshape(xa.shape[ax], -1)
+
+
+# ============================================================================ levels
+@dataclass(frozen=True)
+class _Levels:
+    """Non-negative levels ``c * step`` and thresholds ``theta * step`` of a grid.
+
+    Magnitudes go to the nearest level; ``alpha = afac * step``.  On the unsigned grid
+    the levels are those for ``x >= 0``; negative values always go to ``c[0]``.
+    """
+
+    c: np.ndarray
+    theta: np.ndarray
+    afac: float
+    signed: bool
+
+
+def _levels(bits: int, grid: str) -> _Levels:
+    if grid == "midtread":
+        k = 2 ** (bits - 1) - 1
+        c = np.arange(k + 1, dtype=np.float64)
+        return _Levels(c, c[:-1] + 0.5, float(k), True)
+    m = 2 ** (bits - 1) if grid == "midrise" else 2**bits
+    c = np.arange(m, dtype=np.float64) + 0.5
+    return _Levels(c, c[:-1] + 0.5, float(m), grid != "unsigned")
+
+
+def _bits_ok_for_exact(bits: int, grid: str) -> None:
+    top = MAX_EXACT_BITS - (1 if grid == "unsigned" else 0)
+    if bits > top:
+        raise ValueError(
+            f"the exact empirical optimum is supported for bits <= {top} on the "
+            f"{grid!r} grid (got {bits}); with more bits the rounding error is below "
+            "float64 resolution of the data's energy; use model='aciq' or max-abs"
+        )
+
+
+# ============================================================================ summary
+class _Summary:
+    """Histogram of the magnitudes of one data array (log-spaced bins with exact float
+    edges, see :mod:`qerror._empirical_kernels`), with prefix sums."""
+
+    def __init__(self, x: np.ndarray, signed: bool, use_numba, nbins: int | None = None):
+        self.x = x
+        self.signed = signed
+        self.use_numba = use_numba
+        self.size = x.size
+        amax = _k.absmax(x, signed)
+        self.amax = amax
+        if not math.isfinite(amax) or amax == 0.0:
+            return
+        if nbins is None:
+            nbins = int(min(1 << 16, max(256, 1 << int(math.ceil(math.log2(x.size / 4 + 1))))))
+        # mantissa bits kept: bins cover 2**(log2(nbins) - m) binades below amax
+        m = max(2, int(math.log2(nbins)) - 5)
+        self.nb, self.m = nbins, m
+        shift = 52 - m
+        top = int(_k.keys(np.array([amax]), shift)[0])
+        self.base = base = max(top - (nbins - 1), 0)
+        edge_keys = (np.arange(base, base + nbins + 1, dtype=np.uint64) << np.uint64(shift))
+        self.L = edge_keys.view(np.float64).copy()
+        self.L[0] = 0.0
+        h, neg = _k.histogram(x, m, base, nbins, signed, use_numba)
+        self.neg = neg
+        self.total_sq = float(h[:, 2].sum() + neg[2])
+        z = np.zeros((1, 3))
+        P = np.concatenate([z, np.cumsum(h, axis=0)])
+        self.PN, self.PS, self.PQ = P[:, 0].copy(), P[:, 1].copy(), P[:, 2].copy()
+
+    def extract(self, flags: np.ndarray) -> np.ndarray:
+        count = int(np.dot(np.diff(self.PN), flags))
+        v = _k.extract(self.x, self.m, self.base, self.nb, flags, self.signed, count,
+                       self.use_numba)
+        v.sort()
+        return v
+
+    def bin_of(self, v):
+        """Index of the bin holding `v` (-1 below 0, nb at or beyond the last edge)."""
+        return np.searchsorted(self.L, v, side="right") - 1
+
+    def first_at_or_above(self, v):
+        """Index of the first bin whose left edge is >= `v`."""
+        return np.searchsorted(self.L, v, side="left")
+
+
+def _rsum(P: np.ndarray, s: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """Sum over bins s..e (inclusive) from the prefix array; 0 when e < s."""
+    nb = P.size - 1
+    s = np.clip(s, 0, nb)
+    e = np.maximum(np.clip(e, -1, nb - 1), s - 1)
+    return P[e + 1] - P[s]
+
+
+def _ranges(h: _Summary, lv: _Levels, D1: np.ndarray, D2: np.ndarray, split: bool):
+    """Bin ranges whose level is fixed for every step in [D1, D2] (one row per cell).
+
+    Returns start and end bin (inclusive; ``end = start - 1`` when empty), the level
+    multiplier of each column and whether the column is beyond alpha (``split``).
+    """
+    G = D1.size
+    nb = h.nb
+    th = lv.theta
+    lo = h.bin_of(np.outer(D1, th))  # bin holding the threshold at D1
+    hi = h.bin_of(np.outer(D2, th))
+    first = np.zeros((G, 1), dtype=np.int64)
+    last = np.full((G, 1), nb - 1, dtype=np.int64)
+    raw_s = np.concatenate([first, hi + 1], axis=1)
+    raw_e = np.concatenate([lo - 1, last], axis=1)
+    c = lv.c
+    trunc = np.zeros(c.size, dtype=bool)
+    if split:
+        alo = h.bin_of(D1 * lv.afac)[:, None]
+        ahi = h.bin_of(D2 * lv.afac)[:, None]
+        raw_s = np.concatenate([raw_s, ahi + 1], axis=1)
+        raw_e = np.concatenate([raw_e[:, :-1], alo - 1, last], axis=1)
+        c = np.append(c, c[-1])
+        trunc = np.append(trunc, True)
+    s = np.clip(raw_s, 0, nb)
+    e = np.clip(np.maximum(raw_e, raw_s - 1), -1, nb - 1)
+    e = np.maximum(e, s - 1)
+    return s, e, c, trunc
+
+
+def _neg_coeffs(h: _Summary, lv: _Levels):
+    """(A, B, C) of the negatives on the unsigned grid: they all go to level c[0]."""
+    n, s, q = h.neg
+    c0 = lv.c[0]
+    return q, -c0 * s, c0 * c0 * n
+
+
+def _fixed_coeffs(h: _Summary, lv: _Levels, s, e, c):
+    RN = _rsum(h.PN, s, e)
+    RS = _rsum(h.PS, s, e)
+    RQ = _rsum(h.PQ, s, e)
+    A = RQ.sum(axis=1)
+    B = (RS * c).sum(axis=1)
+    C = (RN * (c * c)).sum(axis=1)
+    if not h.signed:
+        a0, b0, c0 = _neg_coeffs(h, lv)
+        A, B, C = A + a0, B + b0, C + c0
+    return A, B, C, RN.sum(axis=1)
+
+
+def _sq_dist_sum(h: _Summary, i0, i1, ref):
+    """sum over the values in bins i0..i1 of (a - ref)**2, from the bin sums."""
+    return np.maximum(_rsum(h.PQ, i0, i1) - 2 * ref * _rsum(h.PS, i0, i1)
+                      + ref * ref * _rsum(h.PN, i0, i1), 0.0)
+
+
+def _bounds(h: _Summary, lv: _Levels, D1: np.ndarray, D2: np.ndarray):
+    """Lower bound of N*E on each cell [D1, D2], the step where the fixed part is least,
+    an upper bound of N*E at that step and the number of swept values."""
+    s, e, c, _ = _ranges(h, lv, D1, D2, split=False)
+    A, B, C, nfix = _fixed_coeffs(h, lv, s, e, c)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df = np.where(C > 0, B / C, D1)
+    df = np.clip(df, D1, D2)
+    lower = A - 2 * B * df + C * df * df
+    if lv.theta.size:
+        # a swept value is at least as far as the nearest level any step of the cell
+        # can give: between the sweeps of levels k and k+1, p = c_k D2 and
+        # q = c_{k+1} D1, that distance is min(a - p, q - a)
+        p = np.outer(D2, lv.c[:-1])
+        q = np.outer(D1, lv.c[1:])
+        mid = 0.5 * (p + q)
+        ok = q > p
+        i_lo = np.maximum(e[:, :-1] + 1, h.first_at_or_above(p))
+        i_hi = np.minimum(s[:, 1:] - 1, h.bin_of(q) - 1)
+        jm = h.bin_of(mid)
+        left = _sq_dist_sum(h, i_lo, np.minimum(i_hi, jm - 1), p)
+        right = _sq_dist_sum(h, np.maximum(i_lo, jm + 1), i_hi, q)
+        inside = (jm >= i_lo) & (jm <= i_hi)
+        jmc = np.clip(jm, 0, h.nb - 1)
+        gap = np.minimum(h.L[jmc] - p, q - h.L[jmc + 1])
+        middle = np.where(inside, (h.PN[jmc + 1] - h.PN[jmc]) * np.maximum(gap, 0.0) ** 2, 0.0)
+        lower = lower + np.where(ok, left + right + middle, 0.0).sum(axis=1)
+    upper = _upper(h, lv, df)
+    swept = h.size - nfix - (h.neg[0] if not h.signed else 0)
+    return lower, df, upper, swept
+
+
+def _upper(h: _Summary, lv: _Levels, d: np.ndarray) -> np.ndarray:
+    """Upper bound of N*E at the steps `d`: the values of a bin that holds a threshold
+    all go to whichever neighbouring level costs less."""
+    s, e, c, _ = _ranges(h, lv, d, d, split=False)
+    A, B, C, _ = _fixed_coeffs(h, lv, s, e, c)
+    val = A - 2 * B * d + C * d * d
+    if c.size > 1:
+        gs, ge = e[:, :-1] + 1, s[:, 1:] - 1
+        GN, GS, GQ = _rsum(h.PN, gs, ge), _rsum(h.PS, gs, ge), _rsum(h.PQ, gs, ge)
+        dd = d[:, None]
+        lo_c, hi_c = c[:-1] * dd, c[1:] * dd
+        v1 = GQ - 2 * lo_c * GS + lo_c * lo_c * GN
+        v2 = GQ - 2 * hi_c * GS + hi_c * hi_c * GN
+        val = val + np.minimum(v1, v2).sum(axis=1)
+    return val
+
+
+def _chunked(fn, h, lv, *cols):
+    """Apply `fn` to the cells in chunks, keeping (cells x levels) arrays small."""
+    G = cols[0].size
+    per = max(1, (1 << 19) // max(1, lv.c.size))
+    if G <= per:
+        return fn(h, lv, *cols)
+    parts = [fn(h, lv, *(col[i:i + per] for col in cols)) for i in range(0, G, per)]
+    return tuple(np.concatenate([p[j] for p in parts]) for j in range(len(parts[0])))
+
+
+# ============================================================================ solver
+@dataclass
+class _Solution:
+    step: float
+    sse: float  # N * E
+    trunc_sse: float
+    cells: int
+    pieces: int
+    swept: int
+    rounds: int
+
+
+def _split(D1: np.ndarray, D2: np.ndarray, parts: int):
+    t = np.arange(parts + 1) / parts
+    out1, out2 = [], []
+    zero = D1 <= 0
+    if (~zero).any():
+        a, b = D1[~zero, None], D2[~zero, None]
+        edges = a * (b / a) ** t
+        edges[:, 0], edges[:, -1] = a[:, 0], b[:, 0]
+        out1.append(edges[:, :-1].ravel())
+        out2.append(edges[:, 1:].ravel())
+    if zero.any():
+        b = D2[zero, None]
+        edges = b * 2.0 ** (-30.0 * (1 - t))
+        edges[:, -1] = b[:, 0]
+        out1.append(np.concatenate([np.zeros(b.shape[0]), edges[:, :-1].ravel()]))
+        out2.append(np.concatenate([edges[:, 0], edges[:, 1:].ravel()]))
+    D1n, D2n = np.concatenate(out1), np.concatenate(out2)
+    order = np.argsort(D1n, kind="stable")
+    return D1n[order], D2n[order]
+
+
+def _solve_exact(h: _Summary, lv: _Levels) -> _Solution:
+    """Global minimum of N*E over the step, certified (see the module docstring)."""
+    N = h.size
+    # E is constant (midtread) or growing (others) once every |x| is below the first
+    # threshold (midtread) or the first level is above twice the largest |x|
+    d_hi = 2.0 * h.amax / (lv.c[0] if lv.c[0] > 0 else 1.0)
+    margin = _MARGIN * h.total_sq
+    cap = max(1 << 14, N // 64)
+    rounds = 0
+    if N * max(1, lv.theta.size) <= _DIRECT_LIMIT:
+        D1 = np.array([d_hi * 2.0**-60])
+        D2 = np.array([d_hi])
+    else:
+        D1, D2 = _split(np.array([0.0]), np.array([d_hi]), 256)
+        best = np.inf
+        prev = np.inf
+        while True:
+            rounds += 1
+            lower, df, upper, swept = _chunked(_bounds, h, lv, D1, D2)
+            best = min(best, float(upper.min()))
+            keep = lower <= best + margin
+            D1, D2, swept = D1[keep], D2[keep], swept[keep]
+            total = float(swept.sum())
+            worst = float(swept.max())
+            # stop when few values are left to read back, or when splitting no longer
+            # shrinks the swept sets (bins, not cells, limit the resolution)
+            if total <= cap or rounds >= 40 or D1.size > 4096 or worst > 0.7 * prev:
+                break
+            prev = worst
+            D1, D2 = _split(D1, D2, 8)
+        # merge touching cells: fewer, wider cells for the exact pass
+        if D1.size > 1:
+            brk = np.nonzero(D1[1:] != D2[:-1])[0] + 1
+            starts = np.concatenate([[0], brk])
+            ends = np.concatenate([brk, [D1.size]]) - 1
+            D1, D2 = D1[starts], D2[ends]
+        D1 = np.where(D1 > 0, D1, D2 * 2.0**-60)
+    return _exact_pass(h, lv, D1, D2, rounds)
+
+
+def _exact_pass(h: _Summary, lv: _Levels, D1, D2, rounds) -> _Solution:
+    nb = h.nb
+    s, e, c, trunc = _ranges(h, lv, D1, D2, split=True)
+    A, B, C, _ = _fixed_coeffs(h, lv, s, e, c)
+    G, R = s.shape
+    # bins outside every fixed range of a cell are swept: read their values back
+    gs, ge = e[:, :-1] + 1, s[:, 1:] - 1
+    diff = np.zeros(nb + 1, dtype=np.int64)
+    nz = ge >= gs
+    np.add.at(diff, gs[nz], 1)
+    np.add.at(diff, ge[nz] + 1, -1)
+    flags = np.cumsum(diff[:-1]) > 0
+    vals = h.extract(flags) if flags.any() else np.empty(0)
+    vbin = np.minimum(h.bin_of(vals), nb - 1)
+    i0 = np.searchsorted(vbin, gs, side="left")
+    i1 = np.searchsorted(vbin, ge, side="right")
+    cnt = np.where(nz, i1 - i0, 0)
+    per_cell = cnt.sum(axis=1)
+    total = int(per_cell.sum())
+    # gather (value, cell) for every swept value of every cell
+    lens = cnt.ravel()
+    starts = i0.ravel()
+    if total:
+        offs = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
+        idx = np.arange(total) + offs
+        a = vals[idx]
+        g = np.repeat(np.repeat(np.arange(G), R - 1), lens)
+    else:
+        a = np.empty(0)
+        g = np.empty(0, dtype=np.int64)
+    th, cl = lv.theta, lv.c
+    k1 = np.searchsorted(th, a / D1[g], side="right")  # level index at D1
+    k2 = np.searchsorted(th, a / D2[g], side="right")  # level index at D2
+    A = A + np.bincount(g, weights=a * a, minlength=G)
+    B0 = B + np.bincount(g, weights=cl[k1] * a, minlength=G)
+    C0 = C + np.bincount(g, weights=cl[k1] ** 2, minlength=G)
+    # events: at step a/theta_k the value moves from level k+1 down to level k
+    ne = k1 - k2
+    tot_e = int(ne.sum())
+    if tot_e:
+        src = np.repeat(np.arange(a.size), ne)
+        kk = k2[src] + (np.arange(tot_e) - np.repeat(np.cumsum(ne) - ne, ne))
+        ev_d = a[src] / th[kk]
+        ev_g = g[src]
+        ev_b = (cl[kk] - cl[kk + 1]) * a[src]
+        ev_c = cl[kk] ** 2 - cl[kk + 1] ** 2
+        order = np.lexsort((ev_d, ev_g))
+        ev_d, ev_g, ev_b, ev_c = ev_d[order], ev_g[order], ev_b[order], ev_c[order]
+        cb, cc = np.cumsum(ev_b), np.cumsum(ev_c)
+        first = np.searchsorted(ev_g, np.arange(G), side="left")
+        base_b = np.concatenate([[0.0], cb])[first]
+        base_c = np.concatenate([[0.0], cc])[first]
+        pb = B0[ev_g] + (cb - base_b[ev_g])
+        pc = C0[ev_g] + (cc - base_c[ev_g])
+        nxt = np.append(ev_d[1:], np.inf)
+        same = np.append(ev_g[1:] == ev_g[:-1], False)
+        p_hi = np.where(same, nxt, D2[ev_g])
+        piece_lo = np.concatenate([D1, ev_d])
+        piece_hi = np.concatenate([np.where(np.bincount(ev_g, minlength=G) > 0,
+                                            ev_d[np.minimum(first, tot_e - 1)], D2), p_hi])
+        piece_b = np.concatenate([B0, pb])
+        piece_c = np.concatenate([C0, pc])
+        piece_g = np.concatenate([np.arange(G), ev_g])
+    else:
+        piece_lo, piece_hi, piece_b, piece_c = D1, D2, B0, C0
+        piece_g = np.arange(G)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dstar = np.where(piece_c > 0, piece_b / piece_c, piece_lo)
+    dstar = np.clip(dstar, piece_lo, piece_hi)
+    val = A[piece_g] - 2 * piece_b * dstar + piece_c * dstar * dstar
+    j = int(np.argmin(val))
+    gbest, dbest = int(piece_g[j]), float(dstar[j])
+    # truncation at the optimum: the fixed range beyond alpha plus swept values > alpha
+    top = cl[-1] * dbest
+    ts, te = s[gbest, trunc], e[gbest, trunc]
+    tN, tS, tQ = (float(_rsum(P, ts, te).sum()) for P in (h.PN, h.PS, h.PQ))
+    tsse = tQ - 2 * top * tS + top * top * tN
+    mine = a[(g == gbest) & (a > lv.afac * dbest)]
+    tsse += float(((mine - top) ** 2).sum())
+    if not h.signed:
+        n_, s_, q_ = h.neg
+        c0 = cl[0] * dbest
+        tsse += q_ + 2 * c0 * s_ + c0 * c0 * n_
+    return _Solution(dbest, max(float(val[j]), 0.0), max(tsse, 0.0), G, int(val.size),
+                     total, rounds)
+
+
+# ============================================================================ ACIQ
+def _solve_aciq(h: _Summary, lv: _Levels) -> float:
+    r"""Root of :math:`\kappa \alpha N = \sum_{a > \alpha} (a - \alpha)`, the
+    stationary point of the (convex) ACIQ-model error of the data."""
+    N = h.size
+    kappa = 1.0 / (12.0 * lv.afac**2)
+    nb, L = h.nb, h.L
+    # g at the left edge of each bin; every value in bins >= j is >= L[j]
+    sN = h.PN[-1] - h.PN[:-1]
+    sS = h.PS[-1] - h.PS[:-1]
+    gval = kappa * L[:-1] * N - (sS - L[:-1] * sN)
+    j = int(np.searchsorted(gval >= 0, True))  # g is increasing
+    for lo_bin, hi_bin in ((max(j - 1, 0), min(j, nb - 1)), (0, nb - 1)):
+        flags = np.zeros(nb, dtype=bool)
+        flags[lo_bin:hi_bin + 1] = True
+        v = h.extract(flags)[::-1]  # descending
+        above = hi_bin + 1
+        S = (h.PS[-1] - h.PS[above]) + np.concatenate([[0.0], np.cumsum(v)])
+        cnt = (h.PN[-1] - h.PN[above]) + np.arange(v.size + 1)
+        alpha = S / (kappa * N + cnt)
+        upper = np.concatenate([[np.inf if above >= nb else L[above]], v])
+        lower = np.concatenate([v, [L[lo_bin]]])
+        ok = (alpha >= lower) & (alpha <= upper)
+        if ok.any():
+            return float(alpha[np.argmax(ok)])
+    raise RuntimeError("ACIQ root not bracketed")  # pragma: no cover
+
+
+def _aciq_parts_sums(h: _Summary, lv: _Levels, alpha: float):
+    """ACIQ truncation and rounding of the data at `alpha` (per element)."""
+    ja = int(min(h.bin_of(alpha), h.nb - 1))
+    flags = np.zeros(h.nb, dtype=bool)
+    flags[ja] = True
+    v = h.extract(flags)
+    d = v[v > alpha] - alpha
+    hi = np.array([ja + 1]), np.array([h.nb - 1])
+    trunc = float(np.dot(d, d)) + float(_sq_dist_sum(h, *hi, alpha)[0])
+    if not h.signed:
+        trunc += float(h.neg[2])
+    return trunc / h.size, (alpha / lv.afac) ** 2 / 12.0
+
+
+# ============================================================================ public
+def _solve_one(xa: np.ndarray, bits: int, model: str, grid: str, use_numba):
+    lv = _levels(bits, grid)
+    h = _Summary(xa, lv.signed, use_numba)
+    backend = _k.backend(use_numba)
+    if not math.isfinite(h.amax):
+        raise _nonfinite_error(xa)
+    if h.amax == 0.0:
+        if lv.signed and lv.c[0] == 0:
+            why = "the data are all zero: every alpha gives MSE 0; alpha = 0 reported"
+        elif lv.signed:
+            why = ("the data are all zero: the MSE (step/2)^2 falls as alpha -> 0; "
+                   "alpha = 0 (the infimum, MSE 0) reported")
+        else:
+            why = ("no value is above zero: every value goes to the lowest level step/2,"
+                   " the MSE falls as alpha -> 0; alpha = 0 (the infimum) reported")
+        xf = xa.ravel().astype(np.float64)
+        ms = float(np.dot(xf, xf)) / xf.size
+        return (0.0, ms, ms, 0.0, True, why, 0, "all-zero", {"backend": backend})
+    if model == "aciq":
+        alpha = _solve_aciq(h, lv)
+        tr, rd = _aciq_parts_sums(h, lv, alpha)
+        msg = ("ACIQ-model error of the data is convex in alpha; its unique stationary "
+               "point was solved exactly on the sorted values around it")
+        return (alpha, tr + rd, tr, rd, True, msg, 1, "aciq-root",
+                {"backend": backend, "nbins": h.nb})
+    _bits_ok_for_exact(bits, grid)
+    sol = _solve_exact(h, lv)
+    alpha = lv.afac * sol.step
+    N = h.size
+    ms, tr = sol.sse / N, sol.trunc_sse / N
+    if N <= 1 << 16:  # small data: report the error evaluated point by point
+        tr, rd = _exact_parts(xa.ravel().astype(np.float64), alpha, bits, grid)
+        ms = tr + rd
+    msg = (f"global minimum certified: histogram bounds ({h.nb} bins, {sol.rounds} "
+           f"branch-and-bound rounds) exclude every other step within "
+           f"{_MARGIN:g}*sum(x^2); {sol.pieces} pieces on {sol.cells} interval(s) "
+           f"enumerated exactly from {sol.swept} values read back")
+    extra = {"backend": backend, "nbins": h.nb, "swept": sol.swept,
+             "intervals": sol.cells}
+    return (alpha, ms, tr, max(ms - tr, 0.0), True, msg, sol.pieces,
+            "histogram-bnb+exhaustive-pieces", extra)
+
+
+def _exact_parts(xf: np.ndarray, alpha: float, bits: int, grid: str):
+    q = quantize(xf, alpha, bits, grid=grid)
+    err = (xf - q) ** 2
+    if grid == "unsigned":
+        out = (xf < 0) | (xf > alpha)
+    else:
+        out = np.abs(xf) > alpha
+    N = xf.size
+    return float(err[out].sum()) / N, float(err[~out].sum()) / N
+
+
+def optimal_alpha_data(x: ArrayLike, bits, *, model: str = "exact",
+                       grid: str = "midtread", axis=None,
+                       use_numba: bool | None = None) -> OptimalAlpha:
+    r"""The clipping boundary that minimises the quantization error of a data array.
+
+    With ``model="exact"`` the global minimiser over :math:`\alpha > 0` of
+
+    .. math::
+
+        E(\alpha) = \frac1N \sum_{j=1}^N \bigl(x_j - Q_\alpha(x_j)\bigr)^2,
+
+    where :math:`Q_\alpha` is :func:`qerror.quantize` with `bits` and `grid`, and
+    :math:`N` is the number of elements.  :math:`E` is piecewise quadratic in the step
+    with many local minima; the answer is certified global by branch and bound on
+    histogram bounds followed by exhaustive enumeration of the remaining pieces (see
+    :mod:`qerror.empirical`).  With ``model="aciq"`` the minimiser of the supplement's
+    Eq. 3-4 with the data as the distribution,
+    :math:`\frac1N\sum_j d(x_j, [lo, hi])^2 + \Delta^2/12`, which is convex.
+
+    Parameters
+    ----------
+    x : array_like
+        The data (any shape; all elements weigh the same).  Integer and float16/32
+        data are computed in float64.  Objects with ``__array__`` (e.g. a CPU torch
+        tensor) are accepted.
+    bits : int
+        Bit-width; at most 16 (15 unsigned) for ``model="exact"``.
+    model : {"exact", "aciq"}
+        Which error to minimise.
+    grid : {"midtread", "midrise", "unsigned"}
+        Quantizer grid; the default is the signed narrow-range integer grid.
+    axis : int, optional
+        Channel axis: one alpha per index along it (per-channel quantization).
+    use_numba : bool, optional
+        Force (True) or forbid (False) the compiled data passes; by default numba is
+        used when installed.  Both give the same alpha.
+
+    Returns
+    -------
+    OptimalAlpha
+        ``alpha``, ``mse``, ``truncation``, ``rounding`` (arrays with ``axis``);
+        ``message`` and ``method`` say how the optimum was certified; ``nfev`` counts
+        the pieces of :math:`E` enumerated.  For all-zero data ``alpha`` is 0.
+
+    Raises
+    ------
+    ValueError
+        Empty data, NaN or inf in the data (with their count and first index), or
+        `bits` / `grid` / `model` out of range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from qerror.empirical import optimal_alpha_data
+    >>> x = np.random.default_rng(0).standard_t(4, size=10_000)
+    >>> r = optimal_alpha_data(x, 4)
+    >>> round(r.alpha, 3), round(r.mse, 5), bool(r.success)
+    (2.919, 0.03867, True)
+    """
+    grid = check_grid(grid)
+    model = check_model(model)
+    b = _scalar_bits(bits, grid)
+    xa = _check_data(x)
+    if axis is None:
+        vals = _solve_one(xa, b, model, grid, use_numba)
+        return OptimalAlpha(alpha=vals[0], mse=vals[1], truncation=vals[2],
+                            rounding=vals[3], bits=b, model=model, grid=grid,
+                            success=vals[4], message=vals[5], nfev=vals[6],
+                            method=vals[7], extra=vals[8])
+    rows = _channels(xa, axis)
+    out = [_solve_one(rows[i], b, model, grid, use_numba) for i in range(rows.shape[0])]
+    cols = list(zip(*out))
+    msgs = sorted(set(cols[5]))
+    message = msgs[0] if len(msgs) == 1 else "; ".join(
+        f"{m} [{sum(mm == m for mm in cols[5])} channel(s)]" for m in msgs)
+    if len(msgs) > 1 or rows.shape[0] > 1:
+        message = f"per channel ({rows.shape[0]}): " + (
+            "each " + message if len(msgs) == 1 else message)
+    methods = sorted(set(cols[7]))
+    return OptimalAlpha(
+        alpha=np.array(cols[0]), mse=np.array(cols[1]), truncation=np.array(cols[2]),
+        rounding=np.array(cols[3]), bits=b, model=model, grid=grid,
+        success=np.array(cols[4], dtype=bool), message=message,
+        nfev=int(sum(cols[6])), method="+".join(methods),
+        extra={"backend": _k.backend(use_numba), "axis": axis})
+
+
+def empirical_error_parts(x: ArrayLike, alpha: ArrayLike, bits: ArrayLike, *,
+                          model: str = "exact", grid: str = "midrise"):
+    r"""Truncation and rounding parts of the quantization error of a data array.
+
+    With ``model="exact"`` (the real quantizer :func:`qerror.quantize`)
+
+    .. math::
+
+        T = \frac1N \sum_{|x_j| > \alpha} (x_j - Q(x_j))^2, \qquad
+        R = \frac1N \sum_{|x_j| \le \alpha} (x_j - Q(x_j))^2,
+
+    (on the unsigned grid "outside" means :math:`x_j \notin [0, \alpha]`), so that
+    :math:`T + R` is the mean-square error.  With ``model="aciq"`` (Eq. 3-4)
+    :math:`T = \frac1N\sum_j d(x_j, [lo, hi])^2` and :math:`R = \Delta^2/12`.
+
+    Parameters
+    ----------
+    x : array_like
+        The data, flattened; all elements weigh the same.
+    alpha, bits : array_like
+        Clipping boundary (> 0) and bit-width; they broadcast against each other, not
+        against `x`.
+    model : {"exact", "aciq"}
+    grid : {"midrise", "midtread", "unsigned"}
+
+    Returns
+    -------
+    (truncation, rounding) : tuple of float or ndarray
+        float64, shaped like ``broadcast(alpha, bits)``; Python floats for scalars.
+
+    Examples
+    --------
+    >>> from qerror.empirical import empirical_error_parts
+    >>> t, r = empirical_error_parts([-3.0, -0.2, 0.1, 0.4, 1.0], 1.0, 2, grid="midtread")
+    >>> round(t, 4), round(r, 4)
+    (0.8, 0.034)
+    """
+    grid = check_grid(grid)
+    model = check_model(model)
+    xa = _check_data(x)
+    xf = xa.ravel().astype(np.float64)
+    _check_finite(xa)
+    a = check_alpha(alpha)
+    b = check_bits(bits, grid)
+    a, b = np.broadcast_arrays(a, b)
+    tr = np.empty(a.shape)
+    rd = np.empty(a.shape)
+    N = xf.size
+    for i in np.ndindex(a.shape):
+        ai, bi = float(a[i]), int(b[i])
+        if model == "exact":
+            tr[i], rd[i] = _exact_parts(xf, ai, bi, grid)
+        else:
+            lo = 0.0 if grid == "unsigned" else -ai
+            d = xf - np.clip(xf, lo, ai)
+            tr[i] = float(np.dot(d, d)) / N
+            rd[i] = float(aciq_rounding(np.float64(ai), np.int64(bi), grid))
+    if tr.ndim == 0:
+        return float(tr), float(rd)
+    return tr, rd
+
+
+# ============================================================================ peers
+def _route_result(xa, bits, grid, alphas, method, message, extra=None):
+    """OptimalAlpha for a heuristic alpha, with its exact empirical error."""
+    alphas = np.asarray(alphas, dtype=np.float64)
+    flat = alphas.ravel()
+    if alphas.ndim == 0:
+        rows = [xa.ravel()]
+    else:
+        rows = list(xa)
+    t = np.empty(flat.size)
+    r = np.empty(flat.size)
+    for i, (row, al) in enumerate(zip(rows, flat)):
+        if al > 0:
+            t[i], r[i] = _exact_parts(row.astype(np.float64), float(al), bits, grid)
+        else:  # all-zero data
+            xf = row.astype(np.float64)
+            t[i], r[i] = float(np.dot(xf, xf)) / xf.size, 0.0
+    conv = (lambda v: float(v[0])) if alphas.ndim == 0 else (lambda v: v)
+    return OptimalAlpha(alpha=conv(flat), mse=conv(t + r), truncation=conv(t),
+                        rounding=conv(r), bits=bits, model="exact", grid=grid,
+                        success=False if alphas.ndim == 0 else np.zeros(flat.size, bool),
+                        message=message, nfev=0, method=method, extra=extra or {})
+
+
+def _rows(x, axis):
+    xa = _check_data(x)
+    _check_finite(xa)
+    if axis is None:
+        return xa, xa.ravel()[None, :]
+    return xa, _channels(xa, axis)
+
+
+def maxabs_alpha(x: ArrayLike, bits, *, grid: str = "midtread", axis=None) -> OptimalAlpha:
+    r"""The max-abs choice :math:`\alpha = \max_j |x_j|` (unsigned: :math:`\max_j x_j`),
+    with its exact empirical error.  No clipping; the rounding step is the largest.
+
+    Examples
+    --------
+    >>> from qerror.empirical import maxabs_alpha
+    >>> r = maxabs_alpha([-3.0, 0.5, 1.0], 4)
+    >>> r.alpha, round(r.mse, 5)
+    (3.0, 0.00227)
+    """
+    grid = check_grid(grid)
+    b = _scalar_bits(bits, grid)
+    _, rows = _rows(x, axis)
+    if grid == "unsigned":
+        al = np.maximum(rows.max(axis=1), 0.0)
+    else:
+        al = np.abs(rows).max(axis=1)
+    al = al.astype(np.float64)
+    al = al[0] if axis is None else al
+    return _route_result(rows if axis is not None else rows[0], b, grid, al, "max-abs",
+                         "max-abs: no clipping, not an optimum")
+
+
+def _lead_optimal_alpha():
+    import qerror
+    return getattr(qerror, "optimal_alpha", None)
+
+
+def _fitted_law(rows: np.ndarray, law: str):
+    from scipy import stats
+    rf = rows.astype(np.float64)
+    if law == "norm":
+        scale = np.sqrt(np.mean(rf * rf, axis=1))
+        return scale, [stats.norm(scale=s) for s in scale]
+    if law == "laplace":
+        scale = np.mean(np.abs(rf), axis=1)
+        return scale, [stats.laplace(scale=s) for s in scale]
+    raise ValueError(f"law must be 'norm' or 'laplace', got {law!r}")
+
+
+def fit_alpha(x: ArrayLike, bits, *, law: str = "norm", grid: str = "midtread",
+              axis=None) -> OptimalAlpha:
+    r"""ACIQ's moment-fit route: fit a zero-mean law to the data, clip at its optimum.
+
+    The scale is fitted about zero, as the grid is symmetric about zero:
+    :math:`\hat\sigma = \sqrt{\tfrac1N\sum x_j^2}` for ``law="norm"`` and
+    :math:`\hat b = \tfrac1N\sum |x_j|` for ``law="laplace"``.  Alpha is the analytic
+    optimum of the ACIQ model (Eq. 3-4) for the fitted law,
+    ``qerror.optimal_alpha(law, bits, model="aciq", grid=grid).alpha``; for the
+    Laplace law on the symmetric grids this is
+
+    .. math::
+
+        \alpha = \hat b\, W_0\!\left(12 r^2\right), \qquad r = \alpha / \Delta,
+
+    (:math:`W_0(3\cdot 4^b)` on the midrise grid, ACIQ's constant), where :math:`W_0`
+    is the Lambert W function.  The returned error is the exact empirical error of the
+    data at that alpha, so the cost of the fit shows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from qerror.empirical import fit_alpha
+    >>> x = np.random.default_rng(0).laplace(size=10_000)
+    >>> r = fit_alpha(x, 4, law="laplace", grid="midrise")
+    >>> round(r.alpha / np.abs(x).mean(), 3)   # ACIQ's 4-bit Laplace constant
+    5.03
+    """
+    grid = check_grid(grid)
+    b = _scalar_bits(bits, grid)
+    _, rows = _rows(x, axis)
+    scale, laws = _fitted_law(rows, law)
+    solver = _lead_optimal_alpha()
+    lv = _levels(b, grid) if b <= 24 else None
+    alphas = np.empty(scale.size)
+    for i, (s, dist) in enumerate(zip(scale, laws)):
+        if s == 0:
+            alphas[i] = 0.0
+        elif solver is not None:
+            alphas[i] = float(solver(dist, b, model="aciq", grid=grid).alpha)
+        elif law == "laplace" and grid != "unsigned":
+            from scipy.special import lambertw
+            r = lv.afac if lv is not None else 2.0 ** (b - 1)
+            alphas[i] = float(s * lambertw(12.0 * r * r).real)
+        else:
+            raise NotImplementedError(
+                "the Gaussian (and unsigned-grid) ACIQ optimum comes from "
+                "qerror.optimal_alpha, which is not available in this build")
+    al = alphas[0] if axis is None else alphas
+    return _route_result(rows if axis is not None else rows[0], b, grid, al,
+                         f"fit-{law}+aciq",
+                         f"moment fit ({law}, scale about zero) then the analytic ACIQ "
+                         "optimum of the fitted law: not an optimum for the data",
+                         {"scale": scale[0] if axis is None else scale})
+
+
+def octav_alpha(x: ArrayLike, bits, *, grid: str = "midtread", iterations: int = 10,
+                alpha0=None, axis=None) -> OptimalAlpha:
+    r"""OCTAV's fixed-point iteration (Sakr et al., 2022) for the clipping boundary.
+
+    .. math::
+
+        \alpha_{n+1} = \frac{\sum_{|x_j| > \alpha_n} |x_j|}
+                       {\kappa\, \#\{|x_j| \le \alpha_n\} + \#\{|x_j| > \alpha_n\}},
+        \qquad \kappa = \frac{(\Delta/\alpha)^2}{12},
+
+    a stationary point of the ACIQ-type error with the rounding noise
+    :math:`\Delta^2/12` counted on the in-range values only
+    (:math:`\kappa = 4^{-b}/3` on the midrise grid, OCTAV's constant).  The unsigned
+    grid uses :math:`x_j \ge 0` only.  `alpha0` defaults to the root mean square of the
+    data.  The returned error is the exact empirical error at the last iterate.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from qerror.empirical import octav_alpha
+    >>> x = np.random.default_rng(0).standard_t(4, size=10_000)
+    >>> round(octav_alpha(x, 4).alpha, 3)
+    3.028
+    """
+    grid = check_grid(grid)
+    b = _scalar_bits(bits, grid)
+    if int(iterations) < 0:
+        raise ValueError("iterations must be >= 0")
+    _, rows = _rows(x, axis)
+    afac = 2.0 ** (b - 1) - 1 if grid == "midtread" else (
+        2.0 ** (b - 1) if grid == "midrise" else 2.0**b)
+    kappa = 1.0 / (12.0 * afac * afac)
+    alphas = np.empty(rows.shape[0])
+    for i, row in enumerate(rows):
+        rf = row.astype(np.float64)
+        a = np.abs(rf) if grid != "unsigned" else rf[rf >= 0]
+        if a.size == 0 or a.max() == 0:
+            alphas[i] = 0.0
+            continue
+        al = float(np.sqrt(np.mean(rf * rf))) if alpha0 is None else float(
+            np.asarray(alpha0).ravel()[i if np.size(alpha0) > 1 else 0])
+        for _ in range(int(iterations)):
+            out = a > al
+            n_out = int(np.count_nonzero(out))
+            if n_out == 0:
+                break
+            al = float(a[out].sum()) / (kappa * (a.size - n_out) + n_out)
+        alphas[i] = al
+    al = alphas[0] if axis is None else alphas
+    return _route_result(rows if axis is not None else rows[0], b, grid, al,
+                         f"octav-{int(iterations)}",
+                         f"OCTAV fixed-point iteration, {int(iterations)} step(s): a "
+                         "stationary point of an approximate error, not certified")
+
+
+def compare_alphas(x: ArrayLike, bits, *, grid: str = "midtread", axis=None,
+                   use_numba: bool | None = None) -> dict:
+    """Every clipping route on the same data: ``{name: OptimalAlpha}``.
+
+    Keys: ``"optimal"`` (:func:`optimal_alpha_data`), ``"max-abs"``,
+    ``"octav"`` (10 iterations), and ``"aciq-norm"`` / ``"aciq-laplace"``
+    (:func:`fit_alpha`) where the ACIQ optimum of the fitted law is available.
+    All ``mse`` fields are the exact empirical error of the data.
+    """
+    out = {"optimal": optimal_alpha_data(x, bits, grid=grid, axis=axis,
+                                         use_numba=use_numba),
+           "max-abs": maxabs_alpha(x, bits, grid=grid, axis=axis)}
+    for law in ("norm", "laplace"):
+        try:
+            out[f"aciq-{law}"] = fit_alpha(x, bits, law=law, grid=grid, axis=axis)
+        except NotImplementedError:
+            pass
+    out["octav"] = octav_alpha(x, bits, grid=grid, axis=axis)
+    return out
