@@ -65,7 +65,7 @@ MAX_EXACT_BITS = 16
 # pruning slack, relative to sum(x**2): covers the rounding of the bound sums
 _MARGIN = 1e-12
 # below this many (values x thresholds) all pieces are enumerated without bounds
-_DIRECT_LIMIT = 1 << 16
+_DIRECT_LIMIT = 1 << 11
 
 
 # ============================================================================ inputs
@@ -117,10 +117,10 @@ def _channels(xa: np.ndarray, axis) -> np.ndarray:
     if xa.ndim == 0:
         raise ValueError("axis= needs an array with at least one dimension")
     try:
-        ax = int(np.core.multiarray.normalize_axis_index(axis, xa.ndim))  # type: ignore
-    except AttributeError:  # pragma: no cover - numpy without np.core alias
         from numpy.lib.array_utils import normalize_axis_index
-        ax = int(normalize_axis_index(axis, xa.ndim))
+    except ImportError:  # pragma: no cover - numpy < 2
+        from numpy.core.multiarray import normalize_axis_index  # type: ignore
+    ax = int(normalize_axis_index(axis, xa.ndim))
     return np.moveaxis(xa, ax, 0).reshape(xa.shape[ax], -1)
 
 
@@ -142,11 +142,14 @@ class _Levels:
 def _levels(bits: int, grid: str) -> _Levels:
     if grid == "midtread":
         k = 2 ** (bits - 1) - 1
-        c = np.arange(k + 1, dtype=np.float64)
-        return _Levels(c, c[:-1] + 0.5, float(k), True)
-    m = 2 ** (bits - 1) if grid == "midrise" else 2**bits
-    c = np.arange(m, dtype=np.float64) + 0.5
-    return _Levels(c, c[:-1] + 0.5, float(m), grid != "unsigned")
+        afac, c0, n = float(k), 0.0, k + 1
+    else:
+        m = 2 ** (bits - 1) if grid == "midrise" else 2**bits
+        afac, c0, n = float(m), 0.5, m
+    if bits > MAX_EXACT_BITS:  # ACIQ model only: the levels are not needed
+        n = 1
+    c = np.arange(n, dtype=np.float64) + c0
+    return _Levels(c, c[:-1] + 0.5, afac, grid != "unsigned")
 
 
 def _bits_ok_for_exact(bits: int, grid: str) -> None:
@@ -210,8 +213,8 @@ class _Summary:
 def _rsum(P: np.ndarray, s: np.ndarray, e: np.ndarray) -> np.ndarray:
     """Sum over bins s..e (inclusive) from the prefix array; 0 when e < s."""
     nb = P.size - 1
-    s = np.clip(s, 0, nb)
-    e = np.maximum(np.clip(e, -1, nb - 1), s - 1)
+    s = np.minimum(np.maximum(s, 0), nb)
+    e = np.maximum(np.minimum(e, nb - 1), s - 1)
     return P[e + 1] - P[s]
 
 
@@ -239,9 +242,8 @@ def _ranges(h: _Summary, lv: _Levels, D1: np.ndarray, D2: np.ndarray, split: boo
         raw_e = np.concatenate([raw_e[:, :-1], alo - 1, last], axis=1)
         c = np.append(c, c[-1])
         trunc = np.append(trunc, True)
-    s = np.clip(raw_s, 0, nb)
-    e = np.clip(np.maximum(raw_e, raw_s - 1), -1, nb - 1)
-    e = np.maximum(e, s - 1)
+    s = np.minimum(raw_s, nb)
+    e = np.maximum(np.minimum(raw_e, nb - 1), s - 1)
     return s, e, c, trunc
 
 
@@ -294,7 +296,7 @@ def _bounds(h: _Summary, lv: _Levels, D1: np.ndarray, D2: np.ndarray):
         left = _sq_dist_sum(h, i_lo, np.minimum(i_hi, jm - 1), p)
         right = _sq_dist_sum(h, np.maximum(i_lo, jm + 1), i_hi, q)
         inside = (jm >= i_lo) & (jm <= i_hi)
-        jmc = np.clip(jm, 0, h.nb - 1)
+        jmc = np.minimum(np.maximum(jm, 0), h.nb - 1)
         gap = np.minimum(h.L[jmc] - p, q - h.L[jmc + 1])
         middle = np.where(inside, (h.PN[jmc + 1] - h.PN[jmc]) * np.maximum(gap, 0.0) ** 2, 0.0)
         lower = lower + np.where(ok, left + right + middle, 0.0).sum(axis=1)
@@ -540,7 +542,7 @@ def _solve_one(xa: np.ndarray, bits: int, model: str, grid: str, use_numba):
     if not math.isfinite(h.amax):
         raise _nonfinite_error(xa)
     if h.amax == 0.0:
-        if lv.signed and lv.c[0] == 0:
+        if grid == "midtread":
             why = "the data are all zero: every alpha gives MSE 0; alpha = 0 reported"
         elif lv.signed:
             why = ("the data are all zero: the MSE (step/2)^2 falls as alpha -> 0; "
