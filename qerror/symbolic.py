@@ -191,7 +191,26 @@ def _tidy(expr):
     expr = expr.replace(sp.erf, lambda z: 1 - sp.erfc(z))
     if expr.has(sp.Min, sp.Max):
         expr = sp.piecewise_fold(expr.rewrite(sp.Piecewise))
+    if isinstance(expr, sp.Piecewise):
+        # branch by branch: sympy's Piecewise simplification (random numeric tests of
+        # the conditions) costs seconds and changes little here
+        pieces = [(_factor_rational(sp.simplify(e)), c) for e, c in expr.args]
+        return sp.Piecewise(*_merge_equal_branches(pieces))
     return _factor_rational(sp.simplify(expr))
+
+
+def _merge_equal_branches(pieces):
+    """Drop branches whose condition is False and merge a branch into the next one
+    when they carry the same expression."""
+    out = []
+    for e, c in pieces:
+        if c == sp.false:
+            continue
+        if out and out[-1][0] == e:
+            out[-1] = (e, sp.Or(out[-1][1], c))
+        else:
+            out.append((e, c))
+    return out
 
 
 def _simplify_in_2b(expr):
