@@ -15,6 +15,7 @@ import importlib
 from ._result import OptimalAlpha
 from .distributions import ClampedDistribution, clamp
 from .error import clamping_gain, error_parts, mse, rounding_error, truncation_error
+from .optimal import optimal_alpha, optimal_alpha_table
 from .quantizer import quantize
 
 __version__ = "0.1.0"
@@ -26,6 +27,8 @@ __all__ = [
     "clamping_gain",
     "error_parts",
     "mse",
+    "optimal_alpha",
+    "optimal_alpha_table",
     "quantize",
     "rounding_error",
     "truncation_error",

@@ -23,6 +23,7 @@ All functions take and return float64 ndarrays of one common shape.
 from __future__ import annotations
 
 import math
+import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -108,6 +109,23 @@ class _Family:
         neg = ok & (a < 0)
         if neg.any():  # reflect [a, min(b,0)] -> [max(-b,0), -a]
             out[neg] += self._seg_pos(np.maximum(-b[neg], 0.0), -a[neg], -c[neg])
+        return out
+
+    def seg1(self, a, b, c):
+        r""":math:`\int_a^b f(x)(x-c) dx` (first partial moment; used by the solvers)."""
+        a, b, c = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, b, c)))
+        out = np.zeros(a.shape)
+        ok = a < b
+        pos = ok & (b > 0)
+        if pos.any():
+            ap = np.maximum(a[pos], 0.0)
+            m0, m1, _ = self._moments_pos(ap, b[pos])
+            out[pos] += m1 + (ap - c[pos]) * m0
+        neg = ok & (a < 0)
+        if neg.any():
+            an = np.maximum(-b[neg], 0.0)
+            m0, m1, _ = self._moments_pos(an, -a[neg])
+            out[neg] -= m1 + (an + c[neg]) * m0
         return out
 
     def prob(self, a, b):
@@ -261,15 +279,22 @@ class Normal(_Family):
             b = a + n[em] * d
             res = d * d / 12.0 * self.prob(a, b)
             pa, pb = _phi(a), _phi(b)
-            he = np.polynomial.hermite_e
+            # odd Hermite polynomials He_1 .. He_13 by the recurrence
+            # He_{k+1}(x) = x He_k(x) - k He_{k-1}(x)
+            ha_prev, ha = np.ones_like(a), a.copy()
+            hb_prev, hb = np.ones_like(b), b.copy()
+            he_a, he_b = {1: ha}, {1: hb}
+            for k in range(1, 13):
+                ha_prev, ha = ha, a * ha - k * ha_prev
+                hb_prev, hb = hb, b * hb - k * hb_prev
+                if (k + 1) % 2 == 1:
+                    he_a[k + 1], he_b[k + 1] = ha, hb
             d2 = d * d
             dpow = d2
             for order, coef in _EM_COEF:
                 dpow = dpow * d2
                 k = order - 3
-                basis = np.zeros(k + 1)
-                basis[k] = 1.0
-                res += coef * dpow * (he.hermeval(b, basis) * pb - he.hermeval(a, basis) * pa)
+                res += coef * dpow * (he_b[k] * pb - he_a[k] * pa)
             out[em] = res
         direct = ~em
         if direct.any():
@@ -397,6 +422,12 @@ class Uniform(_Family):
         val = np.where(same, (hi - lo) * (u * u + u * v + v * v), u**3 - v**3) / 3.0
         return np.where(ok, val, 0.0)
 
+    def seg1(self, a, b, c):
+        a, b, c = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, b, c)))
+        lo = np.maximum(a, 0.0)
+        hi = np.minimum(b, 1.0)
+        return np.where(lo < hi, (hi - lo) * (0.5 * (hi + lo) - c), 0.0)
+
     def cells(self, a0, step, n):
         # engine passes blocks inside the support only: every cell is whole
         a0, step, n = np.broadcast_arrays(*(np.asarray(v, float) for v in (a0, step, n)))
@@ -440,7 +471,13 @@ class GenericFamily:
     def sf(self, x):
         return self.rv.sf(x, *self.shapes)
 
-    def _quad(self, fn, a, b):
+    def _quad(self, fn, a, b, epsabs=0.0):
+        with warnings.catch_warnings():
+            # roundoff warnings come from integrands that are zero to double precision
+            warnings.simplefilter("ignore", integrate.IntegrationWarning)
+            return self._quad_raw(fn, a, b, epsabs)
+
+    def _quad_raw(self, fn, a, b, epsabs):
         pts = [p for p in self.kinks if a < p < b] if np.isfinite(a) and np.isfinite(b) else None
         if a == b:
             return 0.0
@@ -452,10 +489,10 @@ class GenericFamily:
                                + [m for m in (-20.0, -5.0, -1.0, 1.0, 5.0, 20.0) if lo < m < hi]))
             edges = [lo] + marks + [hi]
             for x0, x1 in zip(edges[:-1], edges[1:]):
-                pieces.append(integrate.quad(fn, x0, x1, epsabs=0.0, epsrel=1e-13,
+                pieces.append(integrate.quad(fn, x0, x1, epsabs=epsabs, epsrel=1e-13,
                                              limit=400)[0])
             return math.fsum(pieces)
-        return integrate.quad(fn, a, b, points=pts or None, epsabs=0.0, epsrel=1e-13,
+        return integrate.quad(fn, a, b, points=pts or None, epsabs=epsabs, epsrel=1e-13,
                               limit=400)[0]
 
     def seg(self, a, b, c):
@@ -468,6 +505,18 @@ class GenericFamily:
                 continue
             out[idx] = self._quad(lambda x, cc=cc: self.rv.pdf(x, *self.shapes) * (x - cc) ** 2,
                                   lo, hi)
+        return out
+
+    def seg1(self, a, b, c):
+        a, b, c = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, b, c)))
+        out = np.zeros(a.shape)
+        lo_s, hi_s = self.support
+        for idx in zip(*np.nonzero(a < b)) if a.ndim else [()]:
+            lo, hi, cc = max(a[idx], lo_s), min(b[idx], hi_s), c[idx]
+            if lo >= hi:
+                continue
+            out[idx] = self._quad(lambda x, cc=cc: self.rv.pdf(x, *self.shapes) * (x - cc),
+                                  lo, hi, epsabs=1e-17)
         return out
 
     def prob(self, a, b):
