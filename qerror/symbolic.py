@@ -26,6 +26,7 @@ This module imports sympy at import time; ``import qerror`` does not import it.
 from __future__ import annotations
 
 import numbers
+import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -78,6 +79,37 @@ SYMBOLS = {
     "step": _STEP,
     "M": _M,
 }
+
+# display-only symbols (names in plain text, rendered by to_latex through this table)
+_DISPLAY_LATEX = {
+    "E(A)": "E(A)",
+    "E'(A)": "E'(A)",
+    "E(A) - E'(A)": "E(A) - E'(A)",
+    "Delta Error (Eq. 8)": r"\Delta\mathrm{Error}_{\text{Eq. 8}}",
+    "Delta Error (Eq. 8) - (E(A) - E'(A))":
+        r"\Delta\mathrm{Error}_{\text{Eq. 8}} - \bigl(E(A) - E'(A)\bigr)",
+    "E[(W - Q(W))^2]": r"\mathbb{E}\left[(W - Q(W))^2\right]",
+    "left tail": r"\text{left tail}",
+    "right end": r"\text{right end}",
+    "rounding": r"\text{rounding}",
+    "truncation": r"\text{truncation}",
+    "difference": r"\text{difference}",
+    "W": "W",
+    "Equation 10": r"\text{``Equation 10''}",
+    "Eqs. 1-4": r"\text{Eqs. 1--4}",
+    "Eq. (6)": r"\text{``Eq. (6)''}",
+    "Eq. (7)": r"\text{Eq. (7)}",
+    "Eq. 7 - Eq. 6": r"\text{Eq. 7} - \text{Eq. 6}",
+}
+_DISPLAY = {}
+
+
+def _disp(name: str) -> sp.Symbol:
+    """A symbol that stands for a named quantity in a displayed step."""
+    sym = sp.Symbol(name)
+    _DISPLAY[sym] = _DISPLAY_LATEX[name]
+    return sym
+
 
 # --------------------------------------------------------------------------------------
 # families: closed forms as data (density on x >= 0 and upper end of the support)
@@ -194,9 +226,21 @@ def _tidy(expr):
     if isinstance(expr, sp.Piecewise):
         # branch by branch: sympy's Piecewise simplification (random numeric tests of
         # the conditions) costs seconds and changes little here
-        pieces = [(_factor_rational(sp.simplify(e)), c) for e, c in expr.args]
+        pieces = [(_collect_special(_factor_rational(sp.simplify(e))), c)
+                  for e, c in expr.args]
         return sp.Piecewise(*_merge_equal_branches(pieces))
-    return _factor_rational(sp.simplify(expr))
+    return _collect_special(_factor_rational(sp.simplify(expr)))
+
+
+def _collect_special(expr):
+    """Collect the coefficients of each exp / erfc and factor them; keep the shorter
+    of that and `expr`."""
+    expanded = sp.expand(expr)
+    atoms = list(expanded.atoms(sp.exp) | expanded.atoms(sp.erfc))
+    if not atoms:
+        return expr
+    collected = sp.collect(expanded, atoms, sp.factor)
+    return collected if sp.count_ops(collected) < sp.count_ops(expr) else expr
 
 
 def _merge_equal_branches(pieces):
@@ -235,7 +279,9 @@ def _number(value, name, *, integer=False, minimum=None):
     if isinstance(value, sp.Basic):
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, a sympy expression or None, got {value!r}")
+        raise TypeError(
+            f"{name} must be a real number, a sympy expression or None, got {value!r}"
+        )
     if integer:
         if int(value) != value:
             raise ValueError(f"{name} must be a whole number, got {value!r}")
@@ -524,9 +570,8 @@ def aciq_mse(
     grid = _grid(grid)
     part = _part(part)
     truncation, rounding = _aciq_parts(family, grid)
-    expr = {"total": sp.piecewise_fold(truncation + rounding), "truncation": truncation, "rounding": rounding}[
-        part
-    ]
+    total = sp.piecewise_fold(truncation + rounding)
+    expr = {"total": total, "truncation": truncation, "rounding": rounding}[part]
     return _substitute(expr, alpha=alpha, bits=bits, scale=scale, grid=grid)
 
 
@@ -662,19 +707,22 @@ def _clamped_parts(family: str, grid: str):
     atoms = _tidy(mass_left * (-_D + _ALPHA) ** 2 + mass_right * (_D - _ALPHA) ** 2)
     in_range = _tidy(in_left + in_right)
     # values at the atoms are clipped only if the atoms lie beyond the range
+    both = _tidy(atoms + in_range)
     raw = {"atoms_raw": atoms, "in_range_raw": in_range}  # valid for alpha < d
-    atoms = sp.Piecewise((atoms, _ALPHA < _D), (0, True))
-    in_range = sp.Piecewise((in_range, _ALPHA < _D), (0, True))
-    truncation = sp.piecewise_fold(atoms + in_range)
     rounding = rounding_derivation(grid).result
-    return {"atoms": atoms, "in_range": in_range, "truncation": truncation,
+
+    def below_d(e, other=sp.Integer(0)):
+        return sp.piecewise_fold(sp.Piecewise((e, _ALPHA < _D), (other, True)))
+
+    return {"atoms": below_d(atoms), "in_range": below_d(in_range),
+            "truncation": below_d(both), "total": below_d(both + rounding, rounding),
             "rounding": rounding, **raw}
 
 
 def clamped_mse(
     family, *, alpha=None, d=None, bits=None, scale=None, grid="midrise", part="total"
 ):
-    r"""The ACIQ-model error of the clamped law :math:`W' = \mathrm{clip}(W, -d, d)` (Eq. 7).
+    r"""The ACIQ-model error of the clamped law :math:`W' = \mathrm{clip}(W, -d, d)`, Eq. 7.
 
     :math:`W'` has density :math:`f` on :math:`(-d, d)` and atoms :math:`F(-d)` and
     :math:`1 - F(d)` at :math:`\mp d`.  Measuring clipped values against
@@ -718,7 +766,7 @@ def clamped_mse(
     part = _part(part, _PARTS + ("atoms", "in_range"))
     parts = _clamped_parts(family, grid)
     if part == "total":
-        expr = sp.piecewise_fold(parts["truncation"] + parts["rounding"])
+        expr = parts["total"]
     else:
         expr = parts[part]
     return _substitute(expr, alpha=alpha, bits=bits, scale=scale, d=d, grid=grid)
@@ -755,7 +803,8 @@ def _exact_parts(family: str, grid: str, bits: int):
         k_max = 2 ** (bits - 1) - 1
         step = _ALPHA / k_max
         cells = [c(0, step / 2, 0)]
-        cells += [c((k - sp.Rational(1, 2)) * step, (k + sp.Rational(1, 2)) * step, k * step)
+        half = sp.Rational(1, 2)
+        cells += [c((k - half) * step, (k + half) * step, k * step)
                   for k in range(1, k_max)]
         cells.append(c((k_max - sp.Rational(1, 2)) * step, _ALPHA, _ALPHA))
         outer = _ALPHA
@@ -887,7 +936,9 @@ def lemma1_difference(family=None) -> Derivation:
         ``result`` is the true difference; the identities are (i) Eq. 4 − Eq. 7 equals
         it, (ii) printed − true equals the named term, (iii) the printed first line
         equals the printed last line (the printed chain is consistent with itself: it
-        computes Eq. 4 − Eq. 6, the atoms' error alone).
+        computes Eq. 4 − Eq. 6, the atoms' error alone).  For a law with bounded
+        support the identities are checked in each ordering of :math:`A < d` and
+        :math:`s` (see :attr:`Derivation.cases`).
 
     Examples
     --------
@@ -901,53 +952,60 @@ def lemma1_difference(family=None) -> Derivation:
     2*s*(-A + d + s)*exp(-d/s)
     """
     rounding = _A**2 / (3 * 4**_BITS)
-    e_u, e_c = sp.Symbol("E(A)"), sp.Symbol("E'(A)")
+    e_u, e_c = _disp("E(A)"), _disp("E'(A)")
+    gap = _disp("E(A) - E'(A)")
     if family is None:
         unbounded, clamped, true, printed, named, split, f_minus_d = _abstract_lemma1()
         unbounded_s = unbounded.subs(split, simultaneous=True)
         clamped_s = clamped.subs(split, simultaneous=True)
-        f_display = sp.Integral(_f(_X), (_X, _D, sp.oo))
-        atoms_printed = 2 * f_minus_d * (_D - _A) ** 2
-        atoms_printed_s = atoms_printed.subs(split, simultaneous=True)
-        note = "abstract even density f; A < d"
+        atoms_printed_s = (2 * f_minus_d * (_D - _A) ** 2).subs(split, simultaneous=True)
+        note = "abstract even density $f$, $A < d$"
         cases = ()
+        shown_u, shown_c = unbounded, clamped.subs(f_minus_d, _F(-_D))
+        middle = (
+            Step("the rounding terms cancel", gap, shown_u - shown_c),
+            Step(
+                r"split $\int_A^\infty = \int_A^d + \int_d^\infty$; "
+                r"$F(-d) = \int_d^\infty f(x)\,dx$ for an even $f$",
+                gap,
+                unbounded_s - clamped_s,
+            ),
+            Step("collect the integrals over $(d, \\infty)$", gap, true),
+        )
     else:
         _family(family)
         unbounded, clamped, true, printed, named, mass_left = _concrete_lemma1(family)
         unbounded_s, clamped_s = unbounded, clamped
-        f_display = mass_left
         atoms_printed_s = 2 * mass_left * (_D - _A) ** 2
-        true = _tidy(true)
-        named = _tidy(named)
-        printed = _tidy(printed)
-        note = f"family {family!r} (scipy {_FAMILIES[family].scipy}); A < d"
+        true, named, printed = _tidy(true), _tidy(named), _tidy(printed)
+        note = f"family {family!r} (scipy {_FAMILIES[family].scipy}), $A < d$"
         cases = _cases(_FAMILIES[family], _A, _D)
+        shown_u, shown_c = _tidy(unbounded), _tidy(clamped)
+        middle = (Step("the rounding terms cancel", gap, true),)
     steps = (
-        Step("Eq. 4 at alpha = A (unbounded law)", e_u, unbounded + rounding),
-        Step("Eq. 7 at alpha' = A < d (clamped law)", e_c, clamped + rounding),
-        Step("the rounding terms cancel", e_u - e_c, unbounded - clamped),
+        Step("Eq. 4 at $\\alpha = A$ (unbounded law)", e_u, shown_u + rounding),
+        Step("Eq. 7 at $\\alpha' = A < d$ (clamped law)", e_c, shown_c + rounding),
+        *middle,
+        Step("the supplement's Eq. 8 (last line)", _disp("Delta Error (Eq. 8)"), printed),
         Step(
-            "split the tail at d; F(-d) = 1 - F(d) by symmetry",
-            e_u - e_c,
-            true,
+            "printed minus true: the in-range term of Eq. 7",
+            _disp("Delta Error (Eq. 8) - (E(A) - E'(A))"),
+            named,
         ),
-        Step("the supplement's Eq. 8 (last line)", sp.Symbol("Delta Error"), printed),
-        Step("printed minus true: the in-range term of Eq. 7", printed - true, named),
-        Step("non-negative: (x - A)^2 >= (d - A)^2 for x >= d > A", true, 0, "ge"),
+        Step("non-negative, as $(x - A)^2 \\ge (d - A)^2$ for $x \\ge d > A$", gap, 0,
+             "ge"),
     )
     identities = (
-        Step("Eq. 4 - Eq. 7 = true difference", unbounded_s - clamped_s, true),
-        Step("printed - true = 2 int_A^d f(x)(x-A)^2 dx", printed - true, named),
+        Step("Eq. 4 $-$ Eq. 7 = true difference", unbounded_s - clamped_s, true),
+        Step("printed $-$ true $= 2\\int_A^d f(x)(x-A)^2\\,dx$", printed - true, named),
         Step(
-            "printed first line (Eq. 4 - Eq. 6) = printed last line",
+            "printed first line (Eq. 4 $-$ Eq. 6) = printed last line",
             unbounded_s - atoms_printed_s,
             printed,
         ),
-        Step("F(-d) used above", f_display, f_display),
     )
-    return Derivation(
-        "Eq. 8: Lemma 1 difference", steps, true, identities, note, cases
-    )
+    return Derivation("Eq. 8: the Lemma 1 difference", steps, true, identities, note,
+                      cases)
 
 
 # --------------------------------------------------------------------------------------
@@ -964,30 +1022,23 @@ def _erratum1(family):
     printed_value = whole.subs({_ALPHA: 2, _SCALE: 1})
     exact_value = sp.N(exact_mse(family, bits=2, alpha=2, scale=1), 15)
     fx = _f(_X)
+    err = _disp("E[(W - Q(W))^2]")
     return Derivation(
-        "Erratum 1 (Eq. 1, first line): the quantization error is not int f(x)(x-alpha)^2",
+        "Erratum 1 (Eq. 1, first line): the error is not $\\int f(x)(x-\\alpha)^2dx$",
         (
-            Step(
-                "printed",
-                sp.Symbol("E[(W - Q(W))^2]"),
-                sp.Integral(fx * (_X - _ALPHA) ** 2, (_X, -sp.oo, sp.oo)),
-            ),
-            Step("which evaluates to Var(W) + alpha^2", sp.Symbol("printed"), whole),
-            Step(
-                "corrected",
-                sp.Symbol("E[(W - Q(W))^2]"),
-                sp.Integral(fx * (_X - sp.Function("Q")(_X)) ** 2, (_X, -sp.oo, sp.oo)),
-            ),
-            Step(
-                "at alpha = 2, s = 1, b = 2: printed vs exact_mse",
-                printed_value,
-                exact_value,
-                "neq",
-            ),
+            Step("printed", err, sp.Integral(fx * (_X - _ALPHA) ** 2, (_X, -sp.oo, sp.oo))),
+            Step("evaluated: $\\operatorname{Var}(W) + \\alpha^2$, whatever the bit-width",
+                 sp.Integral(fx * (_X - _ALPHA) ** 2, (_X, -sp.oo, sp.oo)), whole),
+            Step("corrected", err,
+                 sp.Integral(fx * (_X - sp.Function("Q")(_X)) ** 2, (_X, -sp.oo, sp.oo))),
+            Step("at $\\alpha = 2$, $s = 1$, $b = 2$: printed vs. `exact_mse`",
+                 printed_value, exact_value, "neq"),
         ),
         whole,
-        (Step("printed = Var(W) + alpha^2", whole, variance + _ALPHA**2),),
-        "a slip: the printed line is the second moment about alpha, independent of b",
+        (Step("printed $= \\operatorname{Var}(W) + \\alpha^2$", whole,
+              variance + _ALPHA**2),),
+        "a slip: the printed line is the second moment about $\\alpha$ and does not"
+        " depend on $b$",
     )
 
 
@@ -1006,42 +1057,41 @@ def _erratum2(family):
         fam, (_X - _ALPHA) ** 2, -sp.oo, 0
     )
     fx = _f(_X)
+    left_sym = _disp("left tail")
     return Derivation(
-        "Erratum 2 (Eqs. 1 and 3, left tail): measure against -alpha",
+        "Erratum 2 (Eqs. 1 and 3, left tail): measure against $-\\alpha$",
         (
+            Step("printed (Eq. 3)", left_sym,
+                 sp.Integral(fx * (_X - _ALPHA) ** 2, (_X, -sp.oo, -_ALPHA))),
+            Step("corrected", left_sym,
+                 sp.Integral(fx * (_X + _ALPHA) ** 2, (_X, -sp.oo, -_ALPHA))),
             Step(
-                "printed (Eq. 3)",
-                sp.Symbol("left tail"),
-                sp.Integral(fx * (_X - _ALPHA) ** 2, (_X, -sp.oo, -_ALPHA)),
-            ),
-            Step(
-                "corrected",
-                sp.Symbol("left tail"),
-                sp.Integral(fx * (_X + _ALPHA) ** 2, (_X, -sp.oo, -_ALPHA)),
-            ),
-            Step(
-                "printed minus corrected",
+                "printed minus corrected ($x \\to -x$, $f$ even)",
                 sp.Integral(fx * ((_X - _ALPHA) ** 2 - (_X + _ALPHA) ** 2),
                             (_X, -sp.oo, -_ALPHA)),
                 4 * _ALPHA * sp.Integral(_X * fx, (_X, _ALPHA, sp.oo)),
             ),
-            Step("evaluated", sp.Symbol("printed - corrected"), _tidy(named)),
+            Step(f"evaluated for `{family}`",
+                 4 * _ALPHA * sp.Integral(_X * fx, (_X, _ALPHA, sp.oo)), _tidy(named)),
             Step(
-                "Eq. 1's int_{-oo}^{alpha} makes the truncation bracket the whole line",
+                "Eq. 1's $\\int_{-\\infty}^{\\alpha}$ makes its truncation bracket the"
+                " whole line (the printed first line again)",
                 sp.Integral(fx * (_X - _ALPHA) ** 2, (_X, _ALPHA, sp.oo))
                 + sp.Integral(fx * (_X - _ALPHA) ** 2, (_X, -sp.oo, _ALPHA)),
                 sp.Integral(fx * (_X - _ALPHA) ** 2, (_X, -sp.oo, sp.oo)),
             ),
+            Step("corrected left tail = right tail, which gives Eq. 4", left_sym,
+                 sp.Integral(fx * (_X - _ALPHA) ** 2, (_X, _ALPHA, sp.oo))),
         ),
         _tidy(left),
         (
             Step("corrected left tail = right tail (so Eq. 3 gives Eq. 4)", left, right),
-            Step("printed - corrected = 4 alpha int_alpha^oo x f(x) dx",
+            Step("printed $-$ corrected $= 4\\alpha\\int_\\alpha^\\infty x f(x)\\,dx$",
                  printed_left - left, named),
             Step("Eq. 1 bracket = whole line", eq1_bracket, whole),
         ),
-        "a slip: with (x - alpha)^2 the left tail is not the mirror image of the right"
-        " one and Eq. 4 would not follow",
+        "a slip: with $(x - \\alpha)^2$ the left tail is not the mirror image of the"
+        " right one, and Eq. 4 would not follow from Eq. 3",
     )
 
 
@@ -1050,21 +1100,23 @@ def _erratum3():
     end = -_ALPHA + 2**_M * step
     solution = sp.solve(sp.Eq(end, _ALPHA), _M)
     widths = sp.Sum(step, (_I, 0, 2**_BITS - 1)).doit()
+    res = solution[0] if len(solution) == 1 else sp.FiniteSet(*solution)
     return Derivation(
-        "Erratum 3 (Eq. 1): the sum runs over 2^b cells, M means b",
+        "Erratum 3 (Eq. 1): the sum runs over $2^b$ cells; $M$ means $b$",
         (
-            Step("right end of the last cell, Delta = 2 alpha / 2^b", sp.Symbol("end"), end),
-            Step("it is alpha (the cells tile [-alpha, alpha]) only for", _M,
-                 solution[0] if len(solution) == 1 else sp.FiniteSet(*solution)),
-            Step("total width of the 2^b cells",
+            Step("right end of the last cell, $\\Delta = 2\\alpha/2^b$",
+                 _disp("right end"), end),
+            Step("it is $\\alpha$ (the cells tile $[-\\alpha, \\alpha]$) only for", _M,
+                 res),
+            Step("total width of the $2^b$ cells",
                  sp.Sum(_STEP, (_I, 0, 2**_BITS - 1)), widths),
         ),
-        solution[0] if len(solution) == 1 else sp.FiniteSet(*solution),
+        res,
         (
-            Step("M = b is the only solution", sp.Tuple(*solution), sp.Tuple(_BITS)),
-            Step("2^b cells of width Delta cover 2 alpha", widths, 2 * _ALPHA),
+            Step("$M = b$ is the only solution", sp.Tuple(*solution), sp.Tuple(_BITS)),
+            Step("$2^b$ cells of width $\\Delta$ cover $2\\alpha$", widths, 2 * _ALPHA),
         ),
-        "notation only: M is not defined in Section 9; with M = b the sum is right",
+        "notation only: $M$ is not defined in Section 9; with $M = b$ the sum is right",
     )
 
 
@@ -1078,80 +1130,87 @@ def _erratum4(family):
     )
     # the uniform law: Eq. 2 with a constant density, exactly, for alpha <= s
     uni = _FAMILIES["uniform"]
-    q = sp.Symbol("q", real=True)
-    cell = sp.integrate(uni.half_density * (_X - q) ** 2, (_X, q - _STEP / 2, q + _STEP / 2))
-    step = 2 * _ALPHA / 2**_BITS
-    uni_rounding = sp.simplify((2**_BITS * cell).subs(_STEP, step))
+    q = sp.Function("q")(_I)
+    cell = sp.Integral(uni.half_density * (_X - q) ** 2, (_X, q - _STEP / 2, q + _STEP / 2))
+    cells = sp.Sum(cell, (_I, 0, 2**_BITS - 1))
+    uni_rounding = cells.doit().subs(_STEP, 2 * _ALPHA / 2**_BITS)
     p_in = sp.integrate(uni.half_density, (_X, -_ALPHA, _ALPHA))  # alpha <= s
+    uni_target = (_STEP**2 / 12 * p_in).subs(_STEP, 2 * _ALPHA / 2**_BITS)
     # exact_mse's truncation for b = 3 is the same formula with Delta = 2 alpha / 8
     exact3 = exact_mse(family, bits=3, part="truncation")
     fx = _f(_X)
-    prob = _P(sp.Abs(sp.Symbol("W")) <= _ALPHA)
+    prob = _P(sp.Abs(_disp("W")) <= _ALPHA)
     return Derivation(
         "Erratum 4 (Eqs. 2-3): the ACIQ approximations, quantified",
         (
-            Step("rounding, real quantizer (Eq. 2 before P ~ 1)",
-                 sp.Symbol("rounding"), _STEP**2 / 12 * prob, "approx"),
-            Step("uniform law, alpha <= s: exact for every b", uni_rounding,
-                 sp.simplify(step**2 / 12 * p_in)),
-            Step("clipped values are reconstructed at alpha - Delta/2 (midrise)",
-                 sp.Symbol("truncation"),
+            Step("rounding of the real quantizer (Eq. 2 before the last step)",
+                 _disp("rounding"), _STEP**2 / 12 * prob, "approx"),
+            Step("uniform law, $\\alpha \\le s$: exact for every $b$ "
+                 "($\\Delta = 2\\alpha/2^b$)", cells, _STEP**2 / 12 * p_in),
+            Step("clipped values are reconstructed at $\\pm(\\alpha - \\Delta/2)$"
+                 " (midrise), not at $\\pm\\alpha$",
+                 _disp("truncation"),
                  2 * sp.Integral(fx * (_X - c) ** 2, (_X, _ALPHA, sp.oo))),
             Step("real minus ACIQ truncation",
-                 sp.Symbol("difference"),
+                 _disp("difference"),
                  2 * _STEP * sp.Integral(fx * (_X - _ALPHA), (_X, _ALPHA, sp.oo))
                  + _STEP**2 / 2 * sp.Integral(fx, (_X, _ALPHA, sp.oo))),
-            Step("evaluated", sp.Symbol("difference"), _tidy(named)),
+            Step(f"evaluated for `{family}`", _disp("difference"), _tidy(named)),
         ),
         _tidy(named),
         (
-            Step("uniform: 2^b cells of Delta^3/(24 s) = Delta^2/12 P(|W| <= alpha)",
-                 uni_rounding, sp.simplify(step**2 / 12 * p_in)),
-            Step("real - ACIQ truncation = named term", exact_tr - aciq_tr, named),
-            Step("exact_mse truncation (b = 3) = the formula",
+            Step("uniform: the $2^b$ cells give $\\Delta^2/12 \\cdot P(|W| \\le \\alpha)$",
+                 uni_rounding, uni_target),
+            Step("real $-$ ACIQ truncation = named term", exact_tr - aciq_tr, named),
+            Step("`exact_mse` truncation ($b = 3$) = the formula",
                  exact3, exact_tr.subs(_STEP, 2 * _ALPHA / 8)),
         ),
-        "not an error of the text (Eqs. 2-3 are marked as approximations) but a"
-        " modelling difference: the ACIQ model over-counts rounding noise by the factor"
-        " 1/P(|W| <= alpha) and under-counts clipping by the named term",
+        "not an error of the text (Eqs. 2 and 3 are marked as approximations) but a"
+        " modelling gap: the ACIQ model over-counts rounding noise by the factor"
+        " $1/P(|W| \\le \\alpha)$ and under-counts clipping by the named term",
     )
 
 
 def _erratum5(family):
-    _family(family)
+    fam = _family(family)
     parts = _clamped_parts(family, "midrise")
-    fam = _FAMILIES[family]
-
     eq6 = parts["atoms_raw"]  # the alpha < d branch
     eq7 = parts["atoms_raw"] + parts["in_range_raw"] + parts["rounding"]
     in_range = 2 * _pos_integral(fam, (_X - _ALPHA) ** 2, _ALPHA, _D)
     rest = in_range + parts["rounding"]
     mass_left = _neg_integral(fam, sp.Integer(1), -sp.oo, -_D)
+    fx = _f(_X)
     return Derivation(
         "Erratum 5 (Sections 9.1 and 9.2): equation references",
         (
-            Step("Section 9.1 cites 'Equation 10' (the supplement numbers 1-8); meant",
-                 sp.Symbol("Equation 10"), sp.Symbol("Eqs. 1-4")),
-            Step("Section 9.2 compares 'Eq. (4) and Eq. (6)'; Eq. 6 is only the atoms'"
-                 " error, meant", sp.Symbol("Eq. (6)"), sp.Symbol("Eq. (7)")),
-            Step("Eq. 7 minus Eq. 6", sp.Symbol("Eq. 7 - Eq. 6"),
+            Step("Section 9.1 cites \"Equation 10\"; the supplement numbers 1 to 8, and"
+                 " the derivation meant is that of Eq. 4", _disp("Equation 10"),
+                 _disp("Eqs. 1-4")),
+            Step("Section 9.2 compares \"Eq. (4) and Eq. (6)\"; Eq. 6 is only the atoms'"
+                 " error, the clamped law's error is Eq. 7", _disp("Eq. (6)"),
+                 _disp("Eq. (7)")),
+            Step("what Eq. 6 leaves out ($\\alpha' < d$)", _disp("Eq. 7 - Eq. 6"),
+                 2 * sp.Integral(fx * (_X - _ALPHA) ** 2, (_X, _ALPHA, _D))
+                 + parts["rounding"]),
+            Step(f"evaluated for `{family}`", _disp("Eq. 7 - Eq. 6"),
                  _tidy(in_range) + parts["rounding"]),
         ),
         _tidy(in_range) + parts["rounding"],
         (
-            Step("Eq. 6 = 2 F(-d) (d - alpha)^2", eq6, 2 * mass_left * (_D - _ALPHA) ** 2),
-            Step("Eq. 7 - Eq. 6 = in-range term + rounding", eq7 - eq6, rest),
+            Step("Eq. 6 $= 2F(-d)(d - \\alpha)^2$", eq6,
+                 2 * mass_left * (_D - _ALPHA) ** 2),
+            Step("Eq. 7 $-$ Eq. 6 = in-range term + rounding", eq7 - eq6, rest),
         ),
-        "a slip (references only); checked numerically: min Eq. 7 <= min Eq. 4",
+        "a slip (references only)",
         _cases(fam, _ALPHA, _D),
     )
 
 
 def _erratum7(family):
     fam = _family(family)
-    # (a) ACIQ model, A >= d: the clamped law has no truncation at all
-    clamped_total = clamped_mse(family)
-    beyond = clamped_total.args[-1][0]  # the alpha >= d branch
+    gap = _disp("E(A) - E'(A)")
+    # (a) ACIQ model, A >= d: the clamped law is not clipped at all
+    beyond = clamped_mse(family).args[-1][0]  # the alpha >= d branch
     gain_aciq = aciq_mse(family) - beyond
     trunc = aciq_mse(family, part="truncation")
     # (b) exact quantizer, A < d: atoms at +-d reconstructed at c < d
@@ -1169,28 +1228,33 @@ def _erratum7(family):
         - _pos_integral(nrm, sp.Integer(1), 1, sp.oo) * (1 - h) ** 2
     ).subs(_SCALE, 1)
     ce = sp.simplify(ce.replace(sp.erf, lambda z: 1 - sp.erfc(z)))
+    fx = _f(_X)
     return Derivation(
-        "Erratum 7 (scope of the proof): A >= d and the exact quantizer",
+        "Erratum 7 (scope of the proof): $A \\ge d$ and the exact quantizer",
         (
-            Step("ACIQ model, A >= d: the clamped law is not clipped, so the gain is",
-                 sp.Symbol("E(A) - E'(A)"), _tidy(gain_aciq)),
-            Step("exact quantizer, A < d, outermost level c < d",
-                 sp.Symbol("E(A) - E'(A)"), _tidy(gain_exact)),
-            Step("exact quantizer, normal s = 1, A = 2, b = 2, d = 1 (A >= d)",
-                 sp.Symbol("E(A) - E'(A)"), ce),
+            Step("ACIQ model, $A \\ge d$: the clamped law is not clipped at all, so the"
+                 " difference is the unbounded law's truncation error", gap,
+                 2 * sp.Integral(fx * (_X - _A) ** 2, (_X, _A, sp.oo))),
+            Step(f"evaluated for `{family}`", gap, _tidy(trunc.subs(_ALPHA, _A))),
+            Step("exact quantizer, $A < d$, outermost level $c < d$ "
+                 "($c = A - \\Delta/2$ midrise, $c = A$ midtread)", gap,
+                 2 * sp.Integral(fx * ((_X - _C) ** 2 - (_D - _C) ** 2), (_X, _D, sp.oo))),
+            Step("exact quantizer, normal law $s = 1$, $A = 2$, $b = 2$, $d = 1$"
+                 " (so $A \\ge d$; $d$ and all of $(d, \\infty)$ map to $3/2$)", gap, ce),
             Step("numerically", ce, sp.N(ce, 6), "approx"),
             Step("so Lemma 1 fails there", ce, 0, "lt"),
         ),
         ce,
         (
-            Step("ACIQ, A >= d: gain = truncation error of the unbounded law",
+            Step("ACIQ, $A \\ge d$: difference = truncation error of the unbounded law",
                  gain_aciq, trunc),
-            Step("exact, A < d: gain = 2 int_d^oo f((x-c)^2 - (d-c)^2) >= 0",
+            Step("exact, $A < d$: difference "
+                 "$= 2\\int_d^\\infty f(x)((x-c)^2 - (d-c)^2)\\,dx \\ge 0$",
                  unb - cla, gain_exact),
         ),
-        "the proof's scope is real: in the ACIQ model Lemma 1 extends to A >= d and the"
-        " exact quantizer satisfies it for A < d, but with the exact quantizer and"
-        " A >= d clamping can increase the error",
+        "a real gap in the proof's scope: in the ACIQ model Lemma 1 extends to $A \\ge d$"
+        " and with the exact quantizer it holds for $A < d$, but with the exact"
+        " quantizer and $A \\ge d$ clamping can increase the error",
         _cases(fam, _ALPHA, _D),
     )
 
@@ -1203,13 +1267,14 @@ def errata(family: str = "norm") -> tuple:
     corrected form and whose ``identities`` (verified by :meth:`Derivation.check`)
     carry the claim, evaluated in closed form for `family`; ``note`` gives the
     verdict.  Slip 4 turns out to be a labelled approximation rather than an error,
-    slip 3 a notational one (see the notes).
+    slip 3 a notational one (see the notes).  Erratum 6 is :func:`lemma1_difference`,
+    whose corrected form is
 
     .. math::
 
-        \Delta E = 2\int_d^\infty f(x)\left((x-A)^2 - (d-A)^2\right)dx
+        E(A) - E'(A) = 2\int_d^\infty f(x)\left((x-A)^2 - (d-A)^2\right)dx
 
-    is the corrected Eq. 8 of erratum 6 (see :func:`lemma1_difference`).
+    where :math:`A` is the clipping value and :math:`d` the clamp bound.
 
     Parameters
     ----------
@@ -1322,9 +1387,24 @@ _RELATIONS = {"=": "=", "approx": r"\approx", "neq": r"\neq", "lt": "<", "ge": r
 
 
 def _latex_text(label: str) -> str:
-    repl = {"\\": r"\backslash ", "_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#",
-            "{": r"\{", "}": r"\}", "~": r"\sim ", "^": r"\^{}"}
-    return "".join(repl.get(ch, ch) for ch in label)
+    """A label as LaTeX: plain text in ``\\text{}``, ``$...$`` segments as math,
+    backquoted names as ``\\texttt{}``."""
+    out = []
+    for i, seg in enumerate(label.split("$")):
+        if i % 2:
+            out.append(seg)
+            continue
+        if not seg:
+            continue
+        repl = {"_": r"\_", "%": r"\%", "&": r"\&", "#": r"\#", "{": r"\{", "}": r"\}"}
+        text = "".join(repl.get(ch, ch) for ch in seg)
+        text = re.sub(r"`([^`]*)`", r"}\\texttt{\1}\\text{", text)
+        out.append(rf"\text{{{text}}}")
+    return " ".join(out)
+
+
+def _latex(expr) -> str:
+    return sp.latex(expr, symbol_names=_DISPLAY)
 
 
 def to_latex(obj, *, labels: bool = True) -> str:
@@ -1357,13 +1437,15 @@ def to_latex(obj, *, labels: bool = True) -> str:
     if isinstance(obj, Derivation):
         lines = []
         for st in obj.steps:
-            line = f"{sp.latex(st.lhs)} &{_RELATIONS[st.relation]} {sp.latex(st.rhs)}"
+            line = f"{_latex(st.lhs)} &{_RELATIONS[st.relation]} {_latex(st.rhs)}"
             if labels:
-                line += rf" && \text{{{_latex_text(st.label)}}}"
+                line += rf" && {_latex_text(st.label)}"
             lines.append(line)
         return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
     if isinstance(obj, Step):
-        return f"{sp.latex(obj.lhs)} {_RELATIONS[obj.relation]} {sp.latex(obj.rhs)}"
+        return f"{_latex(obj.lhs)} {_RELATIONS[obj.relation]} {_latex(obj.rhs)}"
+    if isinstance(obj, str):
+        return _latex_text(obj)
     if isinstance(obj, sp.Basic):
-        return sp.latex(obj)
+        return _latex(obj)
     raise TypeError(f"cannot render {type(obj).__name__} as LaTeX")

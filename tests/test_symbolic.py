@@ -215,7 +215,8 @@ ACIQ_NORMAL = {2: 1.71, 3: 2.15, 4: 2.55, 5: 2.93, 6: 3.28, 7: 3.61, 8: 3.92}
 
 @pytest.mark.parametrize("bits,value", sorted(ACIQ_LAPLACE.items()))
 def test_optimal_alpha_laplace_published(bits, value):
-    # ACIQ's table is not consistently rounded (W(48) = 2.8300, W(192) = 3.8972)
+    # ACIQ's table is not rounded consistently (W(192) = 3.8972 -> 3.89,
+    # W(768) = 5.0286 -> 5.03)
     assert abs(float(S.optimal_alpha("laplace", bits=bits, scale=1)) - value) < 0.01
 
 
@@ -276,7 +277,8 @@ def test_clamped_mse_eq7_shape():
     """Eq. 7 = 2 (F(-d)(d-alpha)^2 + int_alpha^d f (x-alpha)^2) + rounding, alpha < d."""
     a, d, s, x = (S.SYMBOLS[k] for k in ("alpha", "d", "scale", "x"))
     f = sp.exp(-x / s) / (2 * s)
-    eq7 = 2 * (sp.exp(-d / s) / 2 * (d - a) ** 2 + sp.integrate(f * (x - a) ** 2, (x, a, d)))
+    in_range = sp.integrate(f * (x - a) ** 2, (x, a, d))
+    eq7 = 2 * (sp.exp(-d / s) / 2 * (d - a) ** 2 + in_range)
     branch = S.clamped_mse("laplace", part="truncation").args[0]
     assert branch[1] == (a < d)
     assert sp.simplify(branch[0] - eq7) == 0
@@ -312,7 +314,8 @@ def test_lemma1_abstract():
     assert der.holds
     x, A, d = S.SYMBOLS["x"], S.SYMBOLS["A"], S.SYMBOLS["d"]
     f = sp.Function("f")
-    assert der.result == 2 * sp.Integral(f(x) * ((x - A) ** 2 - (d - A) ** 2), (x, d, sp.oo))
+    want = 2 * sp.Integral(f(x) * ((x - A) ** 2 - (d - A) ** 2), (x, d, sp.oo))
+    assert der.result == want
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -433,8 +436,9 @@ def test_slip6_printed_eq8_is_not_the_gain(family):
     2 int_A^d f(x)(x-A)^2 dx."""
     s, A, d, bits = 1.0, 0.6, 0.9, 3
     der = S.lemma1_difference(family)
-    printed = der.steps[4].rhs
-    named = der.steps[5].rhs
+    by_label = {st.label: st.rhs for st in der.steps}
+    printed = by_label["the supplement's Eq. 8 (last line)"]
+    named = by_label["printed minus true: the in-range term of Eq. 7"]
     ev = {k: _lam(v, "A", "d", "scale", dps=30)(A, d, s)
           for k, v in (("true", der.result), ("printed", printed), ("named", named))}
     gain = qerror.clamping_gain(LAWS[family](s), d, A, bits, model="aciq")
@@ -471,7 +475,8 @@ def test_slip7_other_cases_hold(family):
 def test_to_latex():
     assert S.to_latex(S.optimal_alpha("laplace")) == r"s W\left(3 \cdot 4^{b}\right)"
     block = S.to_latex(S.lemma1_difference())
-    assert block.startswith("\\begin{aligned}") and block.count("\\\\") == 6
+    assert block.startswith("\\begin{aligned}")
+    assert block.count("\\\\") == len(S.lemma1_difference().steps) - 1
     assert r"\ge" in block
     assert S.to_latex(S.errata()[0].steps[0]).count("=") == 1
     with pytest.raises(TypeError):
