@@ -1,9 +1,10 @@
 r"""Symbolic derivations of the supplement's Section 9 (Eqs. 1-8) with sympy.
 
 The functions here *derive* the closed forms that the numeric engine evaluates: every
-integral is computed by :func:`sympy.integrate` from the family's density, every
-optimum by :func:`sympy.solve` from the stationarity condition.  Nothing is typed in
-as an answer.  They return sympy expressions in the symbols of :data:`SYMBOLS`
+integral is assembled from the partial moments :math:`\int f(x)\,x^k\,dx` that
+:func:`sympy.integrate` computes from the family's density, every optimum comes from
+:func:`sympy.solve` applied to the stationarity condition.  Nothing is typed in as an
+answer.  They return sympy expressions in the symbols of :data:`SYMBOLS`
 (:math:`\alpha`, :math:`b`, :math:`s`, :math:`d`, ...); numbers given as keyword
 arguments are substituted, so ``sympy.N(expr, 30)`` gives 30 significant digits.
 
