@@ -8,8 +8,9 @@ read-back of the values that fall into flagged bins.
 Bins are log-spaced and defined by the float64 bit pattern: the key of a magnitude
 ``a`` is ``bits(a) >> (52 - m)`` (exponent and the top ``m`` mantissa bits), and bin
 ``i`` holds the keys ``base + i`` (bin 0 also every smaller key).  Bin edges are exact
-floats, so membership has no rounding.  Both back ends compute the same keys and
-accumulate the sums in data order, so they return bit-identical results and the solver
+floats, so membership has no rounding.  The histogram pass also stores the bin of every
+value (uint16), so the read-back pass only tests a flag per value.  Both back ends
+compute the same keys and accumulate the sums in data order, so they return bit-identical results and the solver
 returns the same alpha with or without numba.
 
 numba is optional (``pip install qerror[fast]``); set ``QERROR_NO_NUMBA=1`` to force
@@ -66,14 +67,19 @@ def _histogram_numpy(x, shift, base, nbins, signed):
     n = np.bincount(idx, minlength=nbins).astype(np.float64)
     s = np.bincount(idx, weights=a, minlength=nbins)
     q = np.bincount(idx, weights=a * a, minlength=nbins)
-    return np.stack([n, s, q], axis=1), neg
+    if signed or a.size == xf.size:
+        bins = idx.astype(np.uint16)
+    else:  # negatives get bin 0; the read-back skips them by sign
+        bins = np.zeros(xf.size, dtype=np.uint16)
+        bins[~negm] = idx
+    return np.stack([n, s, q], axis=1), neg, bins
 
 
-def _extract_numpy(x, shift, base, nbins, flags, signed):
-    xf = x.astype(np.float64)
-    a = np.abs(xf) if signed else xf[xf >= 0.0] + 0.0
-    idx = np.clip(keys(a, shift) - base, 0, nbins - 1)
-    return a[flags[idx]]
+def _extract_numpy(x, bins, flags, signed):
+    sel = flags[bins]
+    if not signed:
+        sel &= x >= 0
+    return np.abs(x[sel].astype(np.float64))
 
 
 # --------------------------------------------------------------------------- numba
@@ -90,6 +96,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     def _hist_nb(x, xu, m, base, nbins, signed, is32):
         h = np.zeros((nbins, 3))
         neg = np.zeros(3)
+        bins = np.empty(x.size, dtype=np.uint16)
         top = nbins - 1
         shift = 52 - m
         for i in range(x.size):
@@ -100,6 +107,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 neg[0] += 1.0
                 neg[1] += -v
                 neg[2] += v * v
+                bins[i] = 0
                 continue
             else:
                 a = v + 0.0
@@ -112,34 +120,25 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 k = 0
             elif k > top:
                 k = top
+            bins[i] = k
             h[k, 0] += 1.0
             h[k, 1] += a
             h[k, 2] += a * a
-        return h, neg
+        return h, neg, bins
 
     @_nb.njit(cache=True, nogil=True)
-    def _extract_nb(x, xu, m, base, nbins, flags, signed, is32, count):
+    def _extract_nb(x, bins, flags, signed, count):
         out = np.empty(count)
-        top = nbins - 1
-        shift = 52 - m
         j = 0
         for i in range(x.size):
-            v = np.float64(x[i])
-            if not signed and v < 0.0:
-                continue
-            if is32:
-                k = _key32(xu[i], m)
-            else:
-                k = np.int64((xu[i] & np.uint64(0x7FFFFFFFFFFFFFFF)) >> np.uint64(shift))
-            k -= base
-            if k < 0:
-                k = 0
-            elif k > top:
-                k = top
-            if flags[k]:
-                out[j] = abs(v)
+            if flags[bins[i]]:
+                v = np.float64(x[i])
+                if not signed and v < 0.0:
+                    continue
+                if j < count:
+                    out[j] = abs(v)
                 j += 1
-        return out[:j]
+        return out[:min(j, count)]
 
 
 def _native(x: np.ndarray) -> np.ndarray:
@@ -192,9 +191,12 @@ def _use_compiled(x, use_numba, base, m) -> bool:
 
 def histogram(x, m: int, base: int, nbins: int, signed: bool,
               use_numba: bool | None = None):
-    """``(h, neg)``: per-bin ``[count, sum, sum of squares]`` of the magnitudes
-    (shape ``(nbins, 3)``) and ``[count, sum, sum of squares]`` of ``-x`` over
-    ``x < 0`` when not ``signed`` (then only ``x >= 0`` is binned)."""
+    """``(h, neg, bins)``: per-bin ``[count, sum, sum of squares]`` of the magnitudes
+    (shape ``(nbins, 3)``), ``[count, sum, sum of squares]`` of ``-x`` over ``x < 0``
+    when not ``signed`` (then only ``x >= 0`` is binned), and the bin of every value
+    (uint16, 0 for the negatives of the unsigned grid) for :func:`extract`."""
+    if nbins > 1 << 16:
+        raise ValueError("at most 2**16 bins")
     x = _native(x)
     if _use_compiled(x, use_numba, base, m):
         xu, is32 = _compiled_args(x, m, base)
@@ -202,13 +204,13 @@ def histogram(x, m: int, base: int, nbins: int, signed: bool,
     return _histogram_numpy(x, 52 - m, base, nbins, bool(signed))
 
 
-def extract(x, m: int, base: int, nbins: int, flags: np.ndarray, signed: bool,
-            count: int, use_numba: bool | None = None) -> np.ndarray:
+def extract(x, bins: np.ndarray, flags: np.ndarray, signed: bool, count: int,
+            use_numba: bool | None = None) -> np.ndarray:
     """The magnitudes (unsigned grid: the values >= 0) whose bin is flagged, in data
-    order; `count` is their number (from the histogram)."""
+    order; `bins` comes from :func:`histogram` and `count` is the number of such
+    values (from the histogram counts)."""
     x = _native(x)
     flags = np.ascontiguousarray(flags, dtype=np.bool_)
-    if _use_compiled(x, use_numba, base, m):
-        xu, is32 = _compiled_args(x, m, base)
-        return _extract_nb(x, xu, m, base, nbins, flags, bool(signed), is32, int(count))
-    return _extract_numpy(x, 52 - m, base, nbins, flags, bool(signed))
+    if backend(use_numba) == "numba":
+        return _extract_nb(x, bins, flags, bool(signed), int(count))
+    return _extract_numpy(x, bins, flags, bool(signed))

@@ -164,61 +164,80 @@ def _bits_ok_for_exact(bits: int, grid: str) -> None:
 
 # ============================================================================ summary
 class _Summary:
-    """Histogram of the magnitudes of one data array (log-spaced bins with exact float
-    edges, see :mod:`qerror._empirical_kernels`), with prefix sums."""
+    """Histograms of the magnitudes of the rows of a (channels, values) array.
 
-    def __init__(self, x: np.ndarray, signed: bool, use_numba, nbins: int | None = None):
-        self.x = x
+    Bins are log-spaced with exact float edges (see :mod:`qerror._empirical_kernels`);
+    per row: count, sum and sum of squares per bin as prefix sums, stored flat with a
+    stride of ``nb + 1`` per row so that bounds for cells of any rows are computed in
+    one vectorised pass.  A per-tensor solve is a single row.
+    """
+
+    def __init__(self, rows: np.ndarray, signed: bool, use_numba):
+        self.rows = rows
         self.signed = signed
         self.use_numba = use_numba
-        self.size = x.size
-        amax = _k.absmax(x, signed)
-        self.amax = amax
-        if not math.isfinite(amax) or amax == 0.0:
-            return
-        if nbins is None:
-            nbins = int(min(1 << 16, max(256, 1 << int(math.ceil(math.log2(x.size / 4 + 1))))))
-        # mantissa bits kept: bins cover 2**(log2(nbins) - m) binades below amax
-        m = max(2, int(math.log2(nbins)) - 5)
-        self.nb, self.m = nbins, m
-        shift = 52 - m
-        top = int(_k.keys(np.array([amax]), shift)[0])
-        self.base = base = max(top - (nbins - 1), 0)
-        edge_keys = (np.arange(base, base + nbins + 1, dtype=np.uint64) << np.uint64(shift))
-        self.L = edge_keys.view(np.float64).copy()
-        self.L[0] = 0.0
-        h, neg = _k.histogram(x, m, base, nbins, signed, use_numba)
-        self.neg = neg
-        self.total_sq = float(h[:, 2].sum() + neg[2])
-        z = np.zeros((1, 3))
-        P = np.concatenate([z, np.cumsum(h, axis=0)])
-        self.PN, self.PS, self.PQ = P[:, 0].copy(), P[:, 1].copy(), P[:, 2].copy()
+        C, N = rows.shape
+        self.C, self.size = C, N
+        self.amax = np.array([_k.absmax(r, signed) for r in rows])
+        nb = int(min(1 << 16, max(256, 1 << int(round(math.log2(N / 8 + 1))))))
+        # mantissa bits kept: the bins cover 2**(log2(nb) - m) = 16 binades below amax
+        m = max(2, int(math.log2(nb)) - 4)
+        self.nb, self.m, self.stride = nb, m, nb + 1
+        self.shift = 52 - m
+        self.valid = np.isfinite(self.amax) & (self.amax > 0)
+        top = _k.keys(np.where(self.valid, self.amax, 1.0), self.shift)
+        self.base = np.maximum(top - (nb - 1), 0)
+        ek = (self.base[:, None] + np.arange(nb + 1)).astype(np.uint64) << np.uint64(self.shift)
+        L = ek.view(np.float64).copy()
+        L[:, 0] = 0.0
+        self.L = L.ravel()
+        H = np.zeros((C, nb + 1, 3))
+        self.neg = np.zeros((C, 3))
+        self.bins = {}
+        for i in np.nonzero(self.valid)[0]:
+            h, neg, self.bins[i] = _k.histogram(rows[i], m, int(self.base[i]), nb,
+                                                signed, use_numba)
+            H[i, 1:] = np.cumsum(h, axis=0)
+            self.neg[i] = neg
+        self.PN = H[:, :, 0].ravel()
+        self.PS = H[:, :, 1].ravel()
+        self.PQ = H[:, :, 2].ravel()
+        self.total_sq = H[:, -1, 2] + self.neg[:, 2]
 
-    def extract(self, flags: np.ndarray) -> np.ndarray:
-        count = int(np.dot(np.diff(self.PN), flags))
-        v = _k.extract(self.x, self.m, self.base, self.nb, flags, self.signed, count,
+    def extract(self, row: int, flags: np.ndarray) -> np.ndarray:
+        """Sorted values of `row` whose bin is flagged, read back from the data."""
+        o = row * self.stride
+        count = int(np.dot(np.diff(self.PN[o:o + self.stride]), flags))
+        v = _k.extract(self.rows[row], self.bins[row], flags, self.signed, count,
                        self.use_numba)
         v.sort()
         return v
 
-    def bin_of(self, v):
-        """Index of the bin holding `v` (-1 below 0, nb at or beyond the last edge)."""
-        return np.searchsorted(self.L, v, side="right") - 1
+    def bin_of(self, v, ch):
+        """Bin of row `ch` holding `v` >= 0 (nb at or beyond the top edge)."""
+        k = _k.keys(np.abs(v), self.shift) - self.base[ch]
+        return np.minimum(np.maximum(k, 0), self.nb)
 
-    def first_at_or_above(self, v):
-        """Index of the first bin whose left edge is >= `v`."""
-        return np.searchsorted(self.L, v, side="left")
+    def edge(self, i, ch):
+        """Left edge of bin `i` of row `ch` (i = nb: the top edge)."""
+        return self.L[ch * self.stride + np.minimum(np.maximum(i, 0), self.nb)]
+
+    def first_at_or_above(self, v, ch):
+        """First bin of row `ch` whose left edge is >= `v`."""
+        i = self.bin_of(v, ch)
+        return i + (self.edge(i, ch) < v)
 
 
-def _rsum(P: np.ndarray, s: np.ndarray, e: np.ndarray) -> np.ndarray:
-    """Sum over bins s..e (inclusive) from the prefix array; 0 when e < s."""
-    nb = P.size - 1
+def _rsum(h: _Summary, P: np.ndarray, s, e, ch) -> np.ndarray:
+    """Sum over bins s..e (inclusive) of row ch from the flat prefix array P."""
+    nb = h.nb
     s = np.minimum(np.maximum(s, 0), nb)
     e = np.maximum(np.minimum(e, nb - 1), s - 1)
-    return P[e + 1] - P[s]
+    off = ch * h.stride
+    return P[off + e + 1] - P[off + s]
 
 
-def _ranges(h: _Summary, lv: _Levels, D1: np.ndarray, D2: np.ndarray, split: bool):
+def _ranges(h: _Summary, lv: _Levels, D1, D2, ch, split: bool):
     """Bin ranges whose level is fixed for every step in [D1, D2] (one row per cell).
 
     Returns start and end bin (inclusive; ``end = start - 1`` when empty), the level
@@ -227,8 +246,9 @@ def _ranges(h: _Summary, lv: _Levels, D1: np.ndarray, D2: np.ndarray, split: boo
     G = D1.size
     nb = h.nb
     th = lv.theta
-    lo = h.bin_of(np.outer(D1, th))  # bin holding the threshold at D1
-    hi = h.bin_of(np.outer(D2, th))
+    chc = ch[:, None]
+    lo = h.bin_of(np.outer(D1, th), chc)  # bin holding threshold k at D1
+    hi = h.bin_of(np.outer(D2, th), chc)
     first = np.zeros((G, 1), dtype=np.int64)
     last = np.full((G, 1), nb - 1, dtype=np.int64)
     raw_s = np.concatenate([first, hi + 1], axis=1)
@@ -236,8 +256,8 @@ def _ranges(h: _Summary, lv: _Levels, D1: np.ndarray, D2: np.ndarray, split: boo
     c = lv.c
     trunc = np.zeros(c.size, dtype=bool)
     if split:
-        alo = h.bin_of(D1 * lv.afac)[:, None]
-        ahi = h.bin_of(D2 * lv.afac)[:, None]
+        alo = h.bin_of(D1 * lv.afac, ch)[:, None]
+        ahi = h.bin_of(D2 * lv.afac, ch)[:, None]
         raw_s = np.concatenate([raw_s, ahi + 1], axis=1)
         raw_e = np.concatenate([raw_e[:, :-1], alo - 1, last], axis=1)
         c = np.append(c, c[-1])
@@ -247,73 +267,74 @@ def _ranges(h: _Summary, lv: _Levels, D1: np.ndarray, D2: np.ndarray, split: boo
     return s, e, c, trunc
 
 
-def _neg_coeffs(h: _Summary, lv: _Levels):
-    """(A, B, C) of the negatives on the unsigned grid: they all go to level c[0]."""
-    n, s, q = h.neg
-    c0 = lv.c[0]
-    return q, -c0 * s, c0 * c0 * n
-
-
-def _fixed_coeffs(h: _Summary, lv: _Levels, s, e, c):
-    RN = _rsum(h.PN, s, e)
-    RS = _rsum(h.PS, s, e)
-    RQ = _rsum(h.PQ, s, e)
+def _fixed_coeffs(h: _Summary, lv: _Levels, s, e, c, ch):
+    """(A, B, C) with N*E = A - 2 B step + C step^2 for the fixed ranges, and their
+    count; on the unsigned grid the negatives (always at level c[0]) are included."""
+    chc = ch[:, None]
+    RN = _rsum(h, h.PN, s, e, chc)
+    RS = _rsum(h, h.PS, s, e, chc)
+    RQ = _rsum(h, h.PQ, s, e, chc)
     A = RQ.sum(axis=1)
     B = (RS * c).sum(axis=1)
     C = (RN * (c * c)).sum(axis=1)
     if not h.signed:
-        a0, b0, c0 = _neg_coeffs(h, lv)
-        A, B, C = A + a0, B + b0, C + c0
+        n, sm, q = h.neg[ch].T
+        c0 = lv.c[0]
+        A, B, C = A + q, B - c0 * sm, C + c0 * c0 * n
     return A, B, C, RN.sum(axis=1)
 
 
-def _sq_dist_sum(h: _Summary, i0, i1, ref):
-    """sum over the values in bins i0..i1 of (a - ref)**2, from the bin sums."""
-    return np.maximum(_rsum(h.PQ, i0, i1) - 2 * ref * _rsum(h.PS, i0, i1)
-                      + ref * ref * _rsum(h.PN, i0, i1), 0.0)
+def _sq_dist_sum(h: _Summary, i0, i1, ref, ch):
+    """Sum over the values in bins i0..i1 of row ch of (a - ref)**2, from bin sums."""
+    return np.maximum(_rsum(h, h.PQ, i0, i1, ch) - 2 * ref * _rsum(h, h.PS, i0, i1, ch)
+                      + ref * ref * _rsum(h, h.PN, i0, i1, ch), 0.0)
 
 
-def _bounds(h: _Summary, lv: _Levels, D1: np.ndarray, D2: np.ndarray):
+def _bounds(h: _Summary, lv: _Levels, D1, D2, ch):
     """Lower bound of N*E on each cell [D1, D2], the step where the fixed part is least,
     an upper bound of N*E at that step and the number of swept values."""
-    s, e, c, _ = _ranges(h, lv, D1, D2, split=False)
-    A, B, C, nfix = _fixed_coeffs(h, lv, s, e, c)
+    s, e, c, _ = _ranges(h, lv, D1, D2, ch, split=False)
+    A, B, C, nfix = _fixed_coeffs(h, lv, s, e, c, ch)
     with np.errstate(divide="ignore", invalid="ignore"):
         df = np.where(C > 0, B / C, D1)
-    df = np.clip(df, D1, D2)
+    df = np.minimum(np.maximum(df, D1), D2)
     lower = A - 2 * B * df + C * df * df
     if lv.theta.size:
         # a swept value is at least as far as the nearest level any step of the cell
         # can give: between the sweeps of levels k and k+1, p = c_k D2 and
         # q = c_{k+1} D1, that distance is min(a - p, q - a)
+        chc = ch[:, None]
         p = np.outer(D2, lv.c[:-1])
         q = np.outer(D1, lv.c[1:])
         mid = 0.5 * (p + q)
         ok = q > p
-        i_lo = np.maximum(e[:, :-1] + 1, h.first_at_or_above(p))
-        i_hi = np.minimum(s[:, 1:] - 1, h.bin_of(q) - 1)
-        jm = h.bin_of(mid)
-        left = _sq_dist_sum(h, i_lo, np.minimum(i_hi, jm - 1), p)
-        right = _sq_dist_sum(h, np.maximum(i_lo, jm + 1), i_hi, q)
+        i_lo = np.maximum(e[:, :-1] + 1, h.first_at_or_above(p, chc))
+        i_hi = np.minimum(s[:, 1:] - 1, h.bin_of(q, chc) - 1)
+        jm = h.bin_of(mid, chc)
+        left = _sq_dist_sum(h, i_lo, np.minimum(i_hi, jm - 1), p, chc)
+        right = _sq_dist_sum(h, np.maximum(i_lo, jm + 1), i_hi, q, chc)
         inside = (jm >= i_lo) & (jm <= i_hi)
-        jmc = np.minimum(np.maximum(jm, 0), h.nb - 1)
-        gap = np.minimum(h.L[jmc] - p, q - h.L[jmc + 1])
-        middle = np.where(inside, (h.PN[jmc + 1] - h.PN[jmc]) * np.maximum(gap, 0.0) ** 2, 0.0)
+        gap = np.minimum(h.edge(jm, chc) - p, q - h.edge(jm + 1, chc))
+        count = _rsum(h, h.PN, jm, jm, chc)
+        middle = np.where(inside, count * np.maximum(gap, 0.0) ** 2, 0.0)
         lower = lower + np.where(ok, left + right + middle, 0.0).sum(axis=1)
-    upper = _upper(h, lv, df)
-    swept = h.size - nfix - (h.neg[0] if not h.signed else 0)
+    upper = _upper(h, lv, df, ch)
+    swept = h.size - nfix - (h.neg[ch, 0] if not h.signed else 0)
     return lower, df, upper, swept
 
 
-def _upper(h: _Summary, lv: _Levels, d: np.ndarray) -> np.ndarray:
+def _upper(h: _Summary, lv: _Levels, d, ch) -> np.ndarray:
     """Upper bound of N*E at the steps `d`: the values of a bin that holds a threshold
     all go to whichever neighbouring level costs less."""
-    s, e, c, _ = _ranges(h, lv, d, d, split=False)
-    A, B, C, _ = _fixed_coeffs(h, lv, s, e, c)
+    s, e, c, _ = _ranges(h, lv, d, d, ch, split=False)
+    A, B, C, _ = _fixed_coeffs(h, lv, s, e, c, ch)
     val = A - 2 * B * d + C * d * d
     if c.size > 1:
+        chc = ch[:, None]
         gs, ge = e[:, :-1] + 1, s[:, 1:] - 1
-        GN, GS, GQ = _rsum(h.PN, gs, ge), _rsum(h.PS, gs, ge), _rsum(h.PQ, gs, ge)
+        GN = _rsum(h, h.PN, gs, ge, chc)
+        GS = _rsum(h, h.PS, gs, ge, chc)
+        GQ = _rsum(h, h.PQ, gs, ge, chc)
         dd = d[:, None]
         lo_c, hi_c = c[:-1] * dd, c[1:] * dd
         v1 = GQ - 2 * lo_c * GS + lo_c * lo_c * GN
@@ -335,104 +356,126 @@ def _chunked(fn, h, lv, *cols):
 # ============================================================================ solver
 @dataclass
 class _Solution:
-    step: float
-    sse: float  # N * E
-    trunc_sse: float
+    step: np.ndarray  # per row
+    sse: np.ndarray  # N * E at the step
+    trunc_sse: np.ndarray
     cells: int
     pieces: int
     swept: int
     rounds: int
 
 
-def _split(D1: np.ndarray, D2: np.ndarray, parts: int):
+def _split(D1, D2, ch, parts: int):
+    """Split each cell geometrically into `parts` (a cell [0, D2] into [0, D2 2**-30]
+    and `parts` geometric cells above)."""
     t = np.arange(parts + 1) / parts
-    out1, out2 = [], []
+    o1, o2, oc = [], [], []
     zero = D1 <= 0
     if (~zero).any():
         a, b = D1[~zero, None], D2[~zero, None]
         edges = a * (b / a) ** t
         edges[:, 0], edges[:, -1] = a[:, 0], b[:, 0]
-        out1.append(edges[:, :-1].ravel())
-        out2.append(edges[:, 1:].ravel())
+        o1.append(edges[:, :-1].ravel())
+        o2.append(edges[:, 1:].ravel())
+        oc.append(np.repeat(ch[~zero], parts))
     if zero.any():
         b = D2[zero, None]
         edges = b * 2.0 ** (-30.0 * (1 - t))
         edges[:, -1] = b[:, 0]
-        out1.append(np.concatenate([np.zeros(b.shape[0]), edges[:, :-1].ravel()]))
-        out2.append(np.concatenate([edges[:, 0], edges[:, 1:].ravel()]))
-    D1n, D2n = np.concatenate(out1), np.concatenate(out2)
-    order = np.argsort(D1n, kind="stable")
-    return D1n[order], D2n[order]
+        o1.append(np.concatenate([np.zeros(b.shape[0]), edges[:, :-1].ravel()]))
+        o2.append(np.concatenate([edges[:, 0], edges[:, 1:].ravel()]))
+        oc.append(np.concatenate([ch[zero], np.repeat(ch[zero], parts)]))
+    return np.concatenate(o1), np.concatenate(o2), np.concatenate(oc)
 
 
-def _solve_exact(h: _Summary, lv: _Levels) -> _Solution:
-    """Global minimum of N*E over the step, certified (see the module docstring)."""
-    N = h.size
-    # E is constant (midtread) or growing (others) once every |x| is below the first
-    # threshold (midtread) or the first level is above twice the largest |x|
-    d_hi = 2.0 * h.amax / (lv.c[0] if lv.c[0] > 0 else 1.0)
+def _solve_exact(h: _Summary, lv: _Levels, rows: np.ndarray) -> _Solution:
+    """Global minimum of N*E over the step for each of `rows`, certified (see the
+    module docstring)."""
+    N, C = h.size, h.C
+    # beyond d_hi E is constant (midtread: every |x| rounds to 0) or above its value
+    # as step -> 0 (the lowest level c0*step is over twice the largest |x|)
+    d_hi = 2.0 * h.amax[rows] / (lv.c[0] if lv.c[0] > 0 else 1.0)
     margin = _MARGIN * h.total_sq
-    cap = max(1 << 14, N // 64)
+    cap = max(256, N // 64)
     rounds = 0
     if N * max(1, lv.theta.size) <= _DIRECT_LIMIT:
-        D1 = np.array([d_hi * 2.0**-60])
-        D2 = np.array([d_hi])
+        D1, D2, CH = d_hi * 2.0**-60, d_hi, rows
     else:
-        D1, D2 = _split(np.array([0.0]), np.array([d_hi]), 256)
-        best = np.inf
-        prev = np.inf
-        while True:
+        # [0, d_hi 2**-16] and geometric cells up to d_hi (E there: see _split)
+        parts = 256 if N > 1 << 16 else 24
+        t = np.arange(parts + 1) / parts
+        edges = d_hi[:, None] * 2.0 ** (-16.0 * (1 - t))
+        D1 = np.concatenate([np.zeros(rows.size), edges[:, :-1].ravel()])
+        D2 = np.concatenate([edges[:, 0], edges[:, 1:].ravel()])
+        CH = np.concatenate([rows, np.repeat(rows, parts)])
+        best = np.full(C, np.inf)
+        prev = np.full(C, np.inf)
+        done1, done2, donec = [], [], []
+        while D1.size:
             rounds += 1
-            lower, df, upper, swept = _chunked(_bounds, h, lv, D1, D2)
-            best = min(best, float(upper.min()))
-            keep = lower <= best + margin
-            D1, D2, swept = D1[keep], D2[keep], swept[keep]
-            total = float(swept.sum())
-            worst = float(swept.max())
-            # stop when few values are left to read back, or when splitting no longer
-            # shrinks the swept sets (bins, not cells, limit the resolution)
-            if total <= cap or rounds >= 40 or D1.size > 4096 or worst > 0.7 * prev:
-                break
+            lower, df, upper, swept = _chunked(_bounds, h, lv, D1, D2, CH)
+            np.minimum.at(best, CH, upper)
+            keep = lower <= best[CH] + margin[CH]
+            D1, D2, CH, swept = D1[keep], D2[keep], CH[keep], swept[keep]
+            total = np.bincount(CH, weights=swept, minlength=C)
+            worst = np.zeros(C)
+            np.maximum.at(worst, CH, swept)
+            ncell = np.bincount(CH, minlength=C)
+            # stop a row when few values are left to read back, or when splitting no
+            # longer shrinks the swept sets (bins, not cells, limit the resolution)
+            stop = (total <= cap) | (ncell > 4096) | (worst > 0.7 * prev) | (rounds >= 40)
             prev = worst
-            D1, D2 = _split(D1, D2, 8)
-        # merge touching cells: fewer, wider cells for the exact pass
+            fin = stop[CH]
+            done1.append(D1[fin])
+            done2.append(D2[fin])
+            donec.append(CH[fin])
+            D1, D2, CH = D1[~fin], D2[~fin], CH[~fin]
+            if D1.size:
+                D1, D2, CH = _split(D1, D2, CH, 8)
+        D1, D2, CH = np.concatenate(done1), np.concatenate(done2), np.concatenate(donec)
+        order = np.lexsort((D1, CH))
+        D1, D2, CH = D1[order], D2[order], CH[order]
+        # merge touching cells of a row: fewer, wider cells for the exact pass
         if D1.size > 1:
-            brk = np.nonzero(D1[1:] != D2[:-1])[0] + 1
+            brk = np.nonzero((D1[1:] != D2[:-1]) | (CH[1:] != CH[:-1]))[0] + 1
             starts = np.concatenate([[0], brk])
             ends = np.concatenate([brk, [D1.size]]) - 1
-            D1, D2 = D1[starts], D2[ends]
+            D1, D2, CH = D1[starts], D2[ends], CH[starts]
     # the exact pass needs D1 > 0; below D2 * 2**-60 every value is clipped to ~0
     floor = np.minimum(np.maximum(D2 * 2.0**-60, np.finfo(np.float64).tiny), 0.5 * D2)
     D1 = np.where(D1 > 0, D1, floor)
-    return _exact_pass(h, lv, D1, D2, rounds)
+    return _exact_pass(h, lv, D1, D2, CH, rows, rounds)
 
 
-def _exact_pass(h: _Summary, lv: _Levels, D1, D2, rounds) -> _Solution:
-    nb = h.nb
-    s, e, c, trunc = _ranges(h, lv, D1, D2, split=True)
-    A, B, C, _ = _fixed_coeffs(h, lv, s, e, c)
+def _exact_pass(h: _Summary, lv: _Levels, D1, D2, CH, rows, rounds) -> _Solution:
+    """Enumerate every piece of E on the cells exactly: fixed bins from the sums,
+    swept bins from their values, read back from the data."""
+    nb, stride = h.nb, h.stride
+    s, e, c, trunc = _ranges(h, lv, D1, D2, CH, split=True)
+    A, B, C, _ = _fixed_coeffs(h, lv, s, e, c, CH)
     G, R = s.shape
-    # bins outside every fixed range of a cell are swept: read their values back
     gs, ge = e[:, :-1] + 1, s[:, 1:] - 1
-    diff = np.zeros(nb + 1, dtype=np.int64)
     nz = ge >= gs
-    np.add.at(diff, gs[nz], 1)
-    np.add.at(diff, ge[nz] + 1, -1)
-    flags = np.cumsum(diff[:-1]) > 0
-    vals = h.extract(flags) if flags.any() else np.empty(0)
-    vbin = np.minimum(h.bin_of(vals), nb - 1)
-    i0 = np.searchsorted(vbin, gs, side="left")
-    i1 = np.searchsorted(vbin, ge, side="right")
+    chc = CH[:, None]
+    diff = np.zeros(h.C * stride + 1, dtype=np.int64)
+    np.add.at(diff, (chc * stride + gs)[nz], 1)
+    np.add.at(diff, (chc * stride + ge + 1)[nz], -1)
+    flags = (np.cumsum(diff[:-1]) > 0).reshape(h.C, stride)[:, :nb]
+    vals, keys = [np.empty(0)], [np.empty(0, dtype=np.int64)]
+    for r in np.unique(CH):
+        if flags[r].any():
+            v = h.extract(int(r), flags[r])
+            vals.append(v)
+            keys.append(r * stride + np.minimum(h.bin_of(v, r), nb - 1))
+    vals, keys = np.concatenate(vals), np.concatenate(keys)
+    i0 = np.searchsorted(keys, chc * stride + gs, side="left")
+    i1 = np.searchsorted(keys, chc * stride + ge, side="right")
     cnt = np.where(nz, i1 - i0, 0)
-    per_cell = cnt.sum(axis=1)
-    total = int(per_cell.sum())
-    # gather (value, cell) for every swept value of every cell
+    total = int(cnt.sum())
     lens = cnt.ravel()
-    starts = i0.ravel()
     if total:
-        offs = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
-        idx = np.arange(total) + offs
-        a = vals[idx]
+        offs = np.repeat(i0.ravel() - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens)
+        a = vals[np.arange(total) + offs]
         g = np.repeat(np.repeat(np.arange(G), R - 1), lens)
     else:
         a = np.empty(0)
@@ -447,6 +490,7 @@ def _exact_pass(h: _Summary, lv: _Levels, D1, D2, rounds) -> _Solution:
     # events: at step a/theta_k the value moves from level k+1 down to level k
     ne = k1 - k2
     tot_e = int(ne.sum())
+    piece_lo, piece_hi, piece_b, piece_c, piece_g = D1, D2, B0, C0, np.arange(G)
     if tot_e:
         src = np.repeat(np.arange(a.size), ne)
         kk = k2[src] + (np.arange(tot_e) - np.repeat(np.cumsum(ne) - ne, ne))
@@ -462,136 +506,175 @@ def _exact_pass(h: _Summary, lv: _Levels, D1, D2, rounds) -> _Solution:
         base_c = np.concatenate([[0.0], cc])[first]
         pb = B0[ev_g] + (cb - base_b[ev_g])
         pc = C0[ev_g] + (cc - base_c[ev_g])
-        nxt = np.append(ev_d[1:], np.inf)
         same = np.append(ev_g[1:] == ev_g[:-1], False)
-        p_hi = np.where(same, nxt, D2[ev_g])
+        p_hi = np.where(same, np.append(ev_d[1:], np.inf), D2[ev_g])
+        has = np.bincount(ev_g, minlength=G) > 0
+        first_hi = np.where(has, ev_d[np.minimum(first, tot_e - 1)], D2)
         piece_lo = np.concatenate([D1, ev_d])
-        piece_hi = np.concatenate([np.where(np.bincount(ev_g, minlength=G) > 0,
-                                            ev_d[np.minimum(first, tot_e - 1)], D2), p_hi])
+        piece_hi = np.concatenate([first_hi, p_hi])
         piece_b = np.concatenate([B0, pb])
         piece_c = np.concatenate([C0, pc])
         piece_g = np.concatenate([np.arange(G), ev_g])
-    else:
-        piece_lo, piece_hi, piece_b, piece_c = D1, D2, B0, C0
-        piece_g = np.arange(G)
     with np.errstate(divide="ignore", invalid="ignore"):
         dstar = np.where(piece_c > 0, piece_b / piece_c, piece_lo)
-    dstar = np.clip(dstar, piece_lo, piece_hi)
+    dstar = np.minimum(np.maximum(dstar, piece_lo), piece_hi)
     val = A[piece_g] - 2 * piece_b * dstar + piece_c * dstar * dstar
-    j = int(np.argmin(val))
-    gbest, dbest = int(piece_g[j]), float(dstar[j])
+    # the best piece of each row
+    prow = CH[piece_g]
+    order = np.lexsort((val, prow))
+    firsts = order[np.searchsorted(prow[order], rows, side="left")]
+    gbest, dbest, vbest = piece_g[firsts], dstar[firsts], val[firsts]
     # truncation at the optimum: the fixed range beyond alpha plus swept values > alpha
     top = cl[-1] * dbest
-    ts, te = s[gbest, trunc], e[gbest, trunc]
-    tN, tS, tQ = (float(_rsum(P, ts, te).sum()) for P in (h.PN, h.PS, h.PQ))
+    ts, te = s[gbest][:, trunc], e[gbest][:, trunc]
+    rc = rows[:, None]
+    tN = _rsum(h, h.PN, ts, te, rc).sum(axis=1)
+    tS = _rsum(h, h.PS, ts, te, rc).sum(axis=1)
+    tQ = _rsum(h, h.PQ, ts, te, rc).sum(axis=1)
     tsse = tQ - 2 * top * tS + top * top * tN
-    mine = a[(g == gbest) & (a > lv.afac * dbest)]
-    tsse += float(((mine - top) ** 2).sum())
+    pos = np.full(h.C, -1)
+    pos[rows] = np.arange(rows.size)
+    j = pos[CH[g]]  # position of each swept value's row in `rows`
+    mine = (g == gbest[j]) & (a > lv.afac * dbest[j])
+    tsse = tsse + np.bincount(j[mine], weights=(a[mine] - top[j[mine]]) ** 2,
+                              minlength=rows.size)
     if not h.signed:
-        n_, s_, q_ = h.neg
+        n_, s_, q_ = h.neg[rows].T
         c0 = cl[0] * dbest
-        tsse += q_ + 2 * c0 * s_ + c0 * c0 * n_
-    return _Solution(dbest, max(float(val[j]), 0.0), max(tsse, 0.0), G, int(val.size),
-                     total, rounds)
+        tsse = tsse + q_ + 2 * c0 * s_ + c0 * c0 * n_
+    return _Solution(dbest, np.maximum(vbest, 0.0), np.maximum(tsse, 0.0), G,
+                     int(val.size), total, rounds)
 
 
 # ============================================================================ ACIQ
-def _solve_aciq(h: _Summary, lv: _Levels) -> float:
-    r"""Root of :math:`\kappa \alpha N = \sum_{a > \alpha} (a - \alpha)`, the
-    stationary point of the (convex) ACIQ-model error of the data."""
+def _solve_aciq(h: _Summary, lv: _Levels, r: int):
+    r"""Root of :math:`\kappa \alpha N = \sum_{a > \alpha} (a - \alpha)` for row `r`,
+    the stationary point of the (convex) ACIQ-model error; returns alpha and the
+    truncation sum at it."""
     N = h.size
     kappa = 1.0 / (12.0 * lv.afac**2)
-    nb, L = h.nb, h.L
+    nb = h.nb
+    o = r * h.stride
+    PN, PS = h.PN[o:o + h.stride], h.PS[o:o + h.stride]
+    L = h.L[o:o + h.stride]
     # g at the left edge of each bin; every value in bins >= j is >= L[j]
-    sN = h.PN[-1] - h.PN[:-1]
-    sS = h.PS[-1] - h.PS[:-1]
+    sN = PN[-1] - PN[:-1]
+    sS = PS[-1] - PS[:-1]
     gval = kappa * L[:-1] * N - (sS - L[:-1] * sN)
     j = int(np.searchsorted(gval >= 0, True))  # g is increasing
     for lo_bin, hi_bin in ((max(j - 1, 0), min(j, nb - 1)), (0, nb - 1)):
         flags = np.zeros(nb, dtype=bool)
         flags[lo_bin:hi_bin + 1] = True
-        v = h.extract(flags)[::-1]  # descending
+        v = h.extract(r, flags)[::-1]  # descending
         above = hi_bin + 1
-        S = (h.PS[-1] - h.PS[above]) + np.concatenate([[0.0], np.cumsum(v)])
-        cnt = (h.PN[-1] - h.PN[above]) + np.arange(v.size + 1)
+        S = (PS[-1] - PS[above]) + np.concatenate([[0.0], np.cumsum(v)])
+        cnt = (PN[-1] - PN[above]) + np.arange(v.size + 1)
         alpha = S / (kappa * N + cnt)
         upper = np.concatenate([[np.inf if above >= nb else L[above]], v])
         lower = np.concatenate([v, [L[lo_bin]]])
         ok = (alpha >= lower) & (alpha <= upper)
         if ok.any():
-            return float(alpha[np.argmax(ok)])
-    raise RuntimeError("ACIQ root not bracketed")  # pragma: no cover
-
-
-def _aciq_parts_sums(h: _Summary, lv: _Levels, alpha: float):
-    """ACIQ truncation and rounding of the data at `alpha` (per element)."""
-    ja = int(min(h.bin_of(alpha), h.nb - 1))
-    flags = np.zeros(h.nb, dtype=bool)
+            al = float(alpha[np.argmax(ok)])
+            break
+    else:  # pragma: no cover
+        raise RuntimeError("ACIQ root not bracketed")
+    # truncation: values in alpha's bin read back, bins above from their sums
+    ja = int(min(h.bin_of(np.array([al]), r)[0], nb - 1))
+    flags = np.zeros(nb, dtype=bool)
     flags[ja] = True
-    v = h.extract(flags)
-    d = v[v > alpha] - alpha
-    hi = np.array([ja + 1]), np.array([h.nb - 1])
-    trunc = float(np.dot(d, d)) + float(_sq_dist_sum(h, *hi, alpha)[0])
-    if not h.signed:
-        trunc += float(h.neg[2])
-    return trunc / h.size, (alpha / lv.afac) ** 2 / 12.0
+    v = h.extract(r, flags)
+    d = v[v > al] - al
+    rr = np.array([r])
+    tsse = float(np.dot(d, d)) + float(_sq_dist_sum(h, np.array([ja + 1]),
+                                                    np.array([nb - 1]), al, rr)[0])
+    return al, tsse
 
 
 # ============================================================================ public
-def _solve_one(xa: np.ndarray, bits: int, model: str, grid: str, use_numba):
-    lv = _levels(bits, grid)
-    h = _Summary(xa, lv.signed, use_numba)
-    backend = _k.backend(use_numba)
-    if not math.isfinite(h.amax):
-        raise _nonfinite_error(xa)
-    if h.amax == 0.0:
-        if grid == "midtread":
-            why = "the data are all zero: every alpha gives MSE 0; alpha = 0 reported"
-        elif lv.signed:
-            why = ("the data are all zero: the MSE (step/2)^2 falls as alpha -> 0; "
-                   "alpha = 0 (the infimum, MSE 0) reported")
-        else:
-            why = ("no value is above zero: every value goes to the lowest level step/2,"
-                   " the MSE falls as alpha -> 0; alpha = 0 (the infimum) reported")
-        xf = xa.ravel().astype(np.float64)
-        ms = float(np.dot(xf, xf)) / xf.size
-        return (0.0, ms, ms, 0.0, True, why, 0, "all-zero", {"backend": backend})
-    if model == "aciq":
-        alpha = _solve_aciq(h, lv)
-        tr, rd = _aciq_parts_sums(h, lv, alpha)
-        msg = ("ACIQ-model error of the data is convex in alpha; its unique stationary "
-               "point was solved exactly on the sorted values around it")
-        return (alpha, tr + rd, tr, rd, True, msg, 1, "aciq-root",
-                {"backend": backend, "nbins": h.nb})
-    _bits_ok_for_exact(bits, grid)
-    sol = _solve_exact(h, lv)
-    alpha = lv.afac * sol.step
-    N = h.size
-    ms, tr = sol.sse / N, sol.trunc_sse / N
-    if N <= 1 << 16:  # small data: report the error evaluated point by point
-        tr, rd = _exact_parts(xa.ravel().astype(np.float64), alpha, bits, grid)
-        ms = tr + rd
-    msg = (f"global minimum certified: histogram bounds ({h.nb} bins, {sol.rounds} "
-           f"branch-and-bound rounds) exclude every other step within "
-           f"{_MARGIN:g}*sum(x^2); {sol.pieces} pieces on {sol.cells} interval(s) "
-           f"enumerated exactly from {sol.swept} values read back")
-    extra = {"backend": backend, "nbins": h.nb, "swept": sol.swept,
-             "intervals": sol.cells}
-    return (alpha, ms, tr, max(ms - tr, 0.0), True, msg, sol.pieces,
-            "histogram-bnb+exhaustive-pieces", extra)
+def _exact_parts_rows(rows: np.ndarray, alpha: np.ndarray, bits: int, grid: str):
+    """Exact (truncation, rounding) per row at per-row alpha > 0, point by point."""
+    xf = rows.astype(np.float64)
+    al = np.asarray(alpha, dtype=np.float64)[:, None]
+    with np.errstate(over="ignore"):  # x / step may overflow for a tiny alpha
+        q = quantize(xf, al, bits, grid=grid)
+    err = (xf - q) ** 2
+    out = ((xf < 0) | (xf > al)) if grid == "unsigned" else (np.abs(xf) > al)
+    N = xf.shape[1]
+    return (np.where(out, err, 0.0).sum(axis=1) / N,
+            np.where(out, 0.0, err).sum(axis=1) / N)
 
 
 def _exact_parts(xf: np.ndarray, alpha: float, bits: int, grid: str):
-    # x / step may overflow for a tiny alpha; quantize clips the result correctly
-    with np.errstate(over="ignore"):
-        q = quantize(xf, alpha, bits, grid=grid)
-    err = (xf - q) ** 2
-    if grid == "unsigned":
-        out = (xf < 0) | (xf > alpha)
+    t, r = _exact_parts_rows(np.ravel(xf)[None, :], np.array([alpha]), bits, grid)
+    return float(t[0]), float(r[0])
+
+
+def _solve_rows(xa: np.ndarray, rows: np.ndarray, bits: int, model: str, grid: str,
+                use_numba):
+    """Solve every row; returns per-row arrays and the shared message and method."""
+    lv = _levels(bits, grid)
+    h = _Summary(rows, lv.signed, use_numba)
+    backend = _k.backend(use_numba)
+    if not np.isfinite(h.amax).all():
+        raise _nonfinite_error(xa)
+    C, N = h.C, h.size
+    alpha = np.zeros(C)
+    mse = np.zeros(C)
+    tr = np.zeros(C)
+    notes = []
+    zero = ~h.valid
+    if zero.any():
+        # nothing to quantize usefully: alpha = 0 and every value's error is x^2
+        mse[zero] = tr[zero] = h.total_sq[zero] / N
+        if grid == "midtread":
+            notes.append("the data are all zero: every alpha gives MSE 0; alpha = 0 "
+                         "reported")
+        elif grid == "midrise":
+            notes.append("the data are all zero: the MSE (step/2)^2 falls as alpha -> "
+                         "0; alpha = 0 (the infimum, MSE 0) reported")
+        else:
+            notes.append("no value is above zero: every value goes to the lowest level "
+                         "step/2, the MSE falls as alpha -> 0; alpha = 0 (the infimum) "
+                         "reported")
+        for i in np.nonzero(zero)[0]:  # unsigned: negatives count, x^2 each
+            xf = rows[i].astype(np.float64)
+            mse[i] = tr[i] = float(np.dot(xf, xf)) / N
+    todo = np.nonzero(h.valid)[0]
+    extra = {"backend": backend, "nbins": h.nb}
+    nfev, method, msg = 0, "all-zero", ""
+    if todo.size and model == "aciq":
+        for r in todo:
+            alpha[r], tsse = _solve_aciq(h, lv, int(r))
+            tr[r] = (tsse + (h.neg[r, 2] if not lv.signed else 0.0)) / N
+            mse[r] = tr[r] + (alpha[r] / lv.afac) ** 2 / 12.0
+        nfev, method = int(todo.size), "aciq-root"
+        msg = ("the ACIQ-model error of the data is convex in alpha; its unique "
+               "stationary point was solved exactly on the sorted values around it")
+        rd = np.where(h.valid, mse - tr, 0.0)
+    elif todo.size:
+        _bits_ok_for_exact(bits, grid)
+        sol = _solve_exact(h, lv, todo)
+        alpha[todo] = lv.afac * sol.step
+        mse[todo], tr[todo] = sol.sse / N, sol.trunc_sse / N
+        if N * todo.size <= 1 << 16:  # small data: the error evaluated point by point
+            t, r = _exact_parts_rows(rows[todo], alpha[todo], bits, grid)
+            tr[todo], mse[todo] = t, t + r
+        rd = np.maximum(mse - tr, 0.0)
+        nfev, method = sol.pieces, "histogram-bnb+exhaustive-pieces"
+        msg = (f"global minimum certified: histogram bounds ({h.nb} bins, {sol.rounds} "
+               f"branch-and-bound rounds) exclude every other step within "
+               f"{_MARGIN:g}*sum(x^2); {sol.pieces} pieces on {sol.cells} interval(s) "
+               f"enumerated exactly from {sol.swept} values read back")
+        extra.update(swept=sol.swept, intervals=sol.cells)
     else:
-        out = np.abs(xf) > alpha
-    N = xf.size
-    return float(err[out].sum()) / N, float(err[~out].sum()) / N
+        rd = np.zeros(C)
+    if zero.any():
+        rd[zero] = 0.0
+        msg = "; ".join(m for m in (msg, *notes) if m)
+        if todo.size:
+            msg += f" ({int(zero.sum())} all-zero row(s))" if C > 1 else ""
+            method = method + "+all-zero"
+    return alpha, mse, tr, rd, nfev, method, msg, extra
 
 
 def optimal_alpha_data(x: ArrayLike, bits, *, model: str = "exact",
@@ -657,28 +740,23 @@ def optimal_alpha_data(x: ArrayLike, bits, *, model: str = "exact",
     model = check_model(model)
     b = _scalar_bits(bits, grid)
     xa = _check_data(x)
+    rows = xa.reshape(1, -1) if axis is None else _channels(xa, axis)
+    al, ms, tr, rd, nfev, method, msg, extra = _solve_rows(xa, rows, b, model, grid,
+                                                            use_numba)
     if axis is None:
-        vals = _solve_one(xa, b, model, grid, use_numba)
-        return OptimalAlpha(alpha=vals[0], mse=vals[1], truncation=vals[2],
-                            rounding=vals[3], bits=b, model=model, grid=grid,
-                            success=vals[4], message=vals[5], nfev=vals[6],
-                            method=vals[7], extra=vals[8])
-    rows = _channels(xa, axis)
-    out = [_solve_one(rows[i], b, model, grid, use_numba) for i in range(rows.shape[0])]
-    cols = list(zip(*out))
-    msgs = sorted(set(cols[5]))
-    message = msgs[0] if len(msgs) == 1 else "; ".join(
-        f"{m} [{sum(mm == m for mm in cols[5])} channel(s)]" for m in msgs)
-    if len(msgs) > 1 or rows.shape[0] > 1:
-        message = f"per channel ({rows.shape[0]}): " + (
-            "each " + message if len(msgs) == 1 else message)
-    methods = sorted(set(cols[7]))
-    return OptimalAlpha(
-        alpha=np.array(cols[0]), mse=np.array(cols[1]), truncation=np.array(cols[2]),
-        rounding=np.array(cols[3]), bits=b, model=model, grid=grid,
-        success=np.array(cols[4], dtype=bool), message=message,
-        nfev=int(sum(cols[6])), method="+".join(methods),
-        extra={"backend": _k.backend(use_numba), "axis": axis})
+        conv = float
+        success = True
+    else:
+        conv = np.asarray
+        success = np.ones(rows.shape[0], dtype=bool)
+        msg = f"per channel ({rows.shape[0]} along axis {axis}): {msg}"
+        extra["axis"] = axis
+    return OptimalAlpha(alpha=conv(al[0] if axis is None else al),
+                        mse=conv(ms[0] if axis is None else ms),
+                        truncation=conv(tr[0] if axis is None else tr),
+                        rounding=conv(rd[0] if axis is None else rd),
+                        bits=b, model=model, grid=grid, success=success, message=msg,
+                        nfev=int(nfev), method=method, extra=extra)
 
 
 def empirical_error_parts(x: ArrayLike, alpha: ArrayLike, bits: ArrayLike, *,

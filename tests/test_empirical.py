@@ -213,18 +213,18 @@ def test_kernels_agree_bitwise(use_numba):
     m, nb = 6, 2048
     amax = kern.absmax(x, True)
     base = int(kern.keys(np.array([amax]), 52 - m)[0]) - (nb - 1)
-    h, neg = kern.histogram(x, m, base, nb, True, use_numba)
-    hn, _ = kern.histogram(x, m, base, nb, True, False)
-    assert np.array_equal(h, hn)
+    h, neg, bins = kern.histogram(x, m, base, nb, True, use_numba)
+    hn, _, bn = kern.histogram(x, m, base, nb, True, False)
+    assert np.array_equal(h, hn) and np.array_equal(bins, bn)
     assert h[:, 0].sum() == x.size
     assert h[:, 1].sum() == pytest.approx(np.abs(x.astype(np.float64)).sum())
     flags = np.zeros(nb, dtype=bool)
     flags[-300:] = True
-    got = kern.extract(x, m, base, nb, flags, True, int(h[flags, 0].sum()), use_numba)
+    got = kern.extract(x, bins, flags, True, int(h[flags, 0].sum()), use_numba)
     edge = (np.uint64(base + nb - 300) << np.uint64(52 - m)).view(np.float64)
     want = np.abs(x.astype(np.float64))
     assert np.array_equal(np.sort(got), np.sort(want[want >= edge]))
-    _, neg = kern.histogram(x, m, base, nb, False, use_numba)
+    _, neg, _ = kern.histogram(x, m, base, nb, False, use_numba)
     xn = -x[x < 0].astype(np.float64)
     assert neg[0] == xn.size and neg[1] == pytest.approx(xn.sum())
 
@@ -241,8 +241,13 @@ def test_per_channel_equals_per_slice(axis):
     assert res.success.dtype == bool and res.success.all()
     for i in range(n):
         one = optimal_alpha_data(np.take(w, i, axis=axis), 4)
-        assert res.alpha[i] == one.alpha
-        assert res.mse[i] == one.mse
+        # same optimal MSE (alpha may differ on exact ties: the batched sums may
+        # differ in the last bits)
+        assert res.mse[i] == pytest.approx(one.mse, rel=1e-12)
+        col = np.take(w, i, axis=axis)
+        if res.alpha[i] > 0:
+            assert _mse(col, res.alpha[i], 4, "midtread") == pytest.approx(one.mse,
+                                                                         rel=1e-9)
     if axis == 0:
         assert res.alpha[2] == 0.0 and res.mse[2] == 0.0
 
