@@ -1,0 +1,231 @@
+r"""Quantization bias :math:`\mathbb E[W - Q(W)]` (SymReg, supplement Section 2).
+
+The mean error of a uniform quantizer splits like the mean-square error: the part from
+values beyond the range (clipped to the outermost levels) and the part from values
+inside it (rounded to the nearest level),
+
+.. math::
+
+    \mathbb E[W - Q(W)] =
+        \underbrace{\int_{|x|>\alpha} f(x)\,(x - q_\pm)\,dx}_{\text{clipping}}
+      + \underbrace{\sum_i \int_{t_i}^{t_{i+1}} f(x)\,(x - q_i)\,dx}_{\text{rounding}} ,
+
+and the mean-square error splits into bias and variance,
+:math:`\mathbb E[(W-Q(W))^2] = \mathbb E[W-Q(W)]^2 + \operatorname{Var}(W - Q(W))`.
+
+*Symmetry.*  On the midrise and midtread grids :math:`Q(-x) = -Q(x)` (apart from the
+measure-zero thresholds), so :math:`x - Q(x)` is odd and the bias of a law symmetric
+about 0 is exactly zero, whatever :math:`\alpha` and :math:`b`: this is what the
+supplement's SymReg relies on ("the biased quantization error is forced to zero
+regardless of quantization algorithms").  A skewed or shifted law, or the half-range
+``"unsigned"`` grid, has a bias.
+
+*How it is computed.*  The rounding part is a sum over up to :math:`2^b` cells.  With
+the periodic Bernoulli function :math:`\tilde B_1(t) = \{t\} - \tfrac12`,
+:math:`x - q(x) = \Delta\,\tilde B_1((x - a)/\Delta)` inside a block of whole cells
+:math:`[a, b]`, and integrating by parts with
+:math:`\tilde B_{k+1}' = (k+1)\tilde B_k` (Euler-Maclaurin) gives
+
+.. math::
+
+    \sum_i \int_{a_i}^{a_i+\Delta} f(x)(x - q_i)\,dx
+      = \sum_{j\ge1} \frac{B_{2j}}{(2j)!}\,\Delta^{2j}
+        \left[f^{(2j-2)}\right]_a^b + R,
+
+with the remainder :math:`R` exponentially small for the normal law (Poisson
+summation: :math:`O(e^{-2\pi^2\sigma^2/\Delta^2})`).  Only the block *ends* contribute:
+the leading term :math:`\tfrac{\Delta^2}{12}(f(b) - f(a))`.  For the Laplace law the
+cells on each side of the peak form geometric series, and for the uniform law every
+whole cell contributes zero.  These :math:`O(1)` forms are the families' ``cells1``
+methods (:mod:`qerror._families`); other laws use per-cell quadrature.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._families import _FirstMomentView
+from ._validation import check_alpha, check_bits, check_grid, scalar_or_array
+from .distributions import Law, is_law, resolve
+from .error import _restricted_cells, mse
+from .quantizer import grid_geometry, quantize
+
+__all__ = ["bias", "bias_variance"]
+
+
+def _has_finite_mean(fam) -> bool:
+    rv = getattr(fam, "rv", None)
+    if rv is None:  # the closed-form families
+        return True
+    return bool(np.isfinite(float(rv.stats(*fam.shapes, moments="m"))))
+
+
+def _bias_law(law: Law, alpha: np.ndarray, bits: np.ndarray, grid: str,
+              symmetry: bool = True) -> np.ndarray:
+    """E[W - Q(W)] for a resolved law; alpha/bits 1-D arrays of one shape.
+
+    ``symmetry=False`` computes the continuous part of a symmetric law in full
+    instead of using its oddness (tests use it to show the sum really is zero).
+    """
+    fam, s = law.family, law.scale
+    L, U = law.lower, law.upper
+    if (L == -np.inf or U == np.inf) and not _has_finite_mean(fam):
+        raise ValueError("dist has no finite mean, so the bias E[W - Q(W)] is undefined; "
+                         "clamp it first (qerror.clamp)")
+    geo = grid_geometry(alpha, bits, grid)
+    out = np.zeros(alpha.shape)
+    odd = (symmetry and getattr(fam, "symmetric", False) and law.loc == 0.0 and L == -U
+           and grid != "unsigned")
+    if not odd:
+        lo, hi = law.z(geo.lo), law.z(geo.hi)
+        ref_lo, ref_hi = law.z(geo.level_lo), law.z(geo.level_hi)
+        # clipping: beyond the range, values go to the outermost levels
+        a = np.maximum(hi, L)
+        m = a < U
+        if m.any():
+            out[m] += fam.seg1(a[m], np.full(a[m].shape, U), ref_hi[m])
+        b = np.minimum(lo, U)
+        m = L < b
+        if m.any():
+            out[m] += fam.seg1(np.full(b[m].shape, L), b[m], ref_lo[m])
+        # rounding: blocks of whole cells, then the midtread grid's two half cells
+        out += _restricted_cells(_FirstMomentView(fam), law.z(geo.a0), geo.step / s,
+                                 geo.n, L, U)
+        if geo.half_cells:
+            half = 0.5 * geo.step / s
+            for a, b, c in ((lo, lo + half, lo), (hi - half, hi, hi)):
+                a, b = np.maximum(a, L), np.minimum(b, U)
+                m = a < b
+                if m.any():
+                    out[m] += fam.seg1(a[m], b[m], c[m])
+        out *= s
+    # point masses of a clamped law (on the midrise grid a threshold belongs to the
+    # cell above it, so an atom sitting exactly on a threshold breaks the symmetry)
+    for x, mass in law.atoms:
+        if mass > 0.0:
+            xs = np.full(alpha.shape, x)
+            out += mass * (xs - quantize(xs, alpha, bits, grid=grid))
+    return out
+
+
+def _bias_data(x, alpha: np.ndarray, bits: np.ndarray, grid: str) -> np.ndarray:
+    from .empirical import _check_data, _check_finite
+
+    xa = _check_data(x, "dist").astype(np.float64, copy=False).ravel()
+    _check_finite(xa, "dist")
+    out = np.empty(alpha.shape)
+    for i in np.ndindex(alpha.shape):
+        out[i] = np.mean(xa - quantize(xa, alpha[i], bits[i], grid=grid))
+    return out
+
+
+def _bias_public(dist, alpha, bits, grid) -> np.ndarray:
+    grid = check_grid(grid)
+    a = check_alpha(alpha)
+    b = check_bits(bits, grid)
+    a, b = np.broadcast_arrays(a, b)
+    shape = a.shape
+    if not is_law(dist):
+        return _bias_data(dist, a.astype(np.float64), b, grid)
+    law = resolve(dist)
+    if a.size == 0:
+        return np.zeros(shape)
+    out = _bias_law(law, a.ravel().astype(np.float64), b.ravel(), grid)
+    return out.reshape(shape)
+
+
+def bias(dist, alpha: ArrayLike, bits: ArrayLike, *, grid: str = "midrise"):
+    r"""Mean quantization error :math:`\mathbb E[W - Q(W)]`, exactly.
+
+    .. math::
+
+        \beta(\alpha) = \int_{-\infty}^{\infty} f(x)\,\bigl(x - Q(x)\bigr)\,dx
+            + \sum_k m_k\,\bigl(x_k - Q(x_k)\bigr)
+
+    where :math:`Q` is the `bits`-bit quantizer of `grid` clipping at :math:`\alpha`
+    = `alpha`, and :math:`m_k` are the point masses of a clamped law at
+    :math:`x_k = \pm d` (supplement Eqs. 5-7).  Zero for a law symmetric about 0 on
+    the symmetric grids (supplement Section 2, SymReg).
+
+    Parameters
+    ----------
+    dist : scipy.stats frozen continuous distribution, ClampedDistribution or array_like
+        The law of :math:`W`, or data (the mean of ``x - quantize(x)`` over all
+        values).  A law needs a finite mean unless it is clamped.
+    alpha : array_like
+        Clipping boundary, finite and > 0.
+    bits : array_like of int
+        Bit-width, 1 to 64 (2 to 64 on the midtread grid); broadcasts with `alpha`.
+    grid : {"midrise", "midtread", "unsigned"}
+        Quantizer grid (:mod:`qerror.quantizer`).
+
+    Returns
+    -------
+    float or ndarray
+        The bias, in the units of `dist`; a Python float for scalar input.
+
+    Raises
+    ------
+    ValueError
+        If `dist` has no finite mean (e.g. ``stats.cauchy()``), or for bad `alpha`,
+        `bits` or `grid`.
+
+    See Also
+    --------
+    bias_variance : the split :math:`E = \beta^2 + \operatorname{Var}(W - Q(W))`.
+
+    Notes
+    -----
+    The rounding part is a sum over up to :math:`2^b` cells; for the normal, Laplace
+    and uniform laws it is evaluated in :math:`O(1)` (see :mod:`qerror.bias`), at any
+    bit-width up to 64.
+
+    Examples
+    --------
+    >>> from scipy import stats
+    >>> import qerror
+    >>> qerror.bias(stats.norm(), 2.0, 4)  # symmetric law, symmetric grid
+    0.0
+    >>> round(qerror.bias(stats.norm(loc=0.5), 2.0, 4), 6)  # shifted: clipping dominates
+    0.043232
+    >>> round(qerror.bias(stats.skewnorm(4.0), 2.0, 4), 6)
+    0.011412
+    """
+    return scalar_or_array(_bias_public(dist, alpha, bits, grid))
+
+
+def bias_variance(dist, alpha: ArrayLike, bits: ArrayLike, *, grid: str = "midrise"):
+    r"""Split the exact mean-square error into squared bias and error variance.
+
+    .. math::
+
+        \mathbb E\left[(W - Q(W))^2\right]
+            = \underbrace{\mathbb E[W - Q(W)]^2}_{\text{bias}^2}
+            + \underbrace{\operatorname{Var}\left(W - Q(W)\right)}_{\text{variance}}
+
+    where :math:`Q` is the `bits`-bit quantizer of `grid` clipping at `alpha`; the
+    left side is :func:`qerror.mse` (``model="exact"``) and the bias
+    :func:`qerror.bias`.
+
+    Parameters
+    ----------
+    dist, alpha, bits, grid
+        As in :func:`bias`.
+
+    Returns
+    -------
+    bias_squared, variance : float or ndarray
+
+    Examples
+    --------
+    >>> from scipy import stats
+    >>> import qerror
+    >>> b2, var = qerror.bias_variance(stats.norm(loc=0.5), 2.0, 4)
+    >>> round(b2, 6), round(var, 6)
+    (0.001869, 0.025349)
+    """
+    beta = _bias_public(dist, alpha, bits, grid)
+    total = np.asarray(mse(dist, alpha, bits, grid=grid), dtype=np.float64)
+    b2 = beta * beta
+    return scalar_or_array(b2), scalar_or_array(total - b2)
