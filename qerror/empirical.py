@@ -431,7 +431,7 @@ def _solve_exact(h: _Summary, lv: _Levels, rows: np.ndarray) -> _Solution:
             donec.append(CH[fin])
             D1, D2, CH = D1[~fin], D2[~fin], CH[~fin]
             if D1.size:
-                D1, D2, CH = _split(D1, D2, CH, 8)
+                D1, D2, CH = _split(D1, D2, CH, 8 if N > 1 << 16 else 4)
         D1, D2, CH = np.concatenate(done1), np.concatenate(done2), np.concatenate(donec)
         order = np.lexsort((D1, CH))
         D1, D2, CH = D1[order], D2[order], CH[order]
