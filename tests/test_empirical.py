@@ -449,3 +449,55 @@ def test_compare_alphas_optimal_is_best():
     assert {"optimal", "max-abs", "octav", "aciq-laplace"} <= set(out)
     for name, r in out.items():
         assert r.mse >= out["optimal"].mse * (1 - 1e-12), name
+
+
+# ----------------------------------------------------------------- CLI
+def _run_cli(args, capsys):
+    from qerror.cli import main
+
+    rc = main(args)
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_cli_analyze_npz(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    w = (rng.standard_t(4, size=(16, 256)) * 0.02).astype(np.float32)
+    path = tmp_path / "m.npz"
+    np.savez(path, w=w, z=np.zeros(4), i=np.arange(-5, 6))
+    rc, out, _ = _run_cli(["analyze", str(path), "--bits", "4"], capsys)
+    assert rc == 0
+    for word in ("w  (16x256, float32, per tensor)", "optimal", "max-abs", "octav",
+                 "SQNR", "all zero"):
+        assert word in out
+    best = optimal_alpha_data(w, 4)
+    assert f"{best.alpha:.6g}" in out
+
+
+def test_cli_analyze_npy_per_channel_and_errors(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    path = tmp_path / "w.npy"
+    np.save(path, rng.laplace(size=(8, 100)))
+    rc, out, err = _run_cli(["analyze", str(path), "--per-channel", "0", "--grid",
+                             "midrise", "--no-peers", "--progress"], capsys)
+    assert rc == 0 and "per channel, axis 0" in out and "100.0%" in err
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x=np.array([1.0, np.nan]))
+    rc, out, _ = _run_cli(["analyze", str(bad)], capsys)
+    assert rc == 1 and "non-finite" in out
+    rc, _, err = _run_cli(["analyze", str(tmp_path / "missing.npy")], capsys)
+    assert rc == 2
+    rc, _, err = _run_cli(["analyze", str(path), "--bits", "1"], capsys)
+    assert rc == 2 and "bits" in err
+    (tmp_path / "x.txt").write_text("1 2 3")
+    with pytest.raises(SystemExit, match="unsupported"):
+        _run_cli(["analyze", str(tmp_path / "x.txt")], capsys)
+
+
+def test_cli_analyze_safetensors(tmp_path, capsys):
+    st_numpy = pytest.importorskip("safetensors.numpy")
+    path = tmp_path / "m.safetensors"
+    st_numpy.save_file({"layer.weight": np.linspace(-1, 1, 301, dtype=np.float32)},
+                       str(path))
+    rc, out, _ = _run_cli(["analyze", str(path), "--tensor", "layer.weight"], capsys)
+    assert rc == 0 and "layer.weight" in out
