@@ -1,0 +1,586 @@
+r"""Plots of quantization error: curves, optima, clamped laws, grids and data.
+
+Every function draws on the matplotlib :class:`~matplotlib.axes.Axes` given as `ax`
+(a new figure when `ax` is None) and returns the Axes it drew on, so that plots
+compose::
+
+    import matplotlib.pyplot as plt
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
+    qerror.plotting.plot_mse_curve(stats.norm(), 4, ax=a)
+    qerror.plotting.plot_mse_curve(stats.laplace(), 4, ax=b)
+
+Axes are in units of the law's standard deviation :math:`\sigma` (``alpha / sigma``,
+``MSE / sigma^2``): for a clamped law :math:`\sigma` is that of the *unclamped* law,
+so that clamped and unbounded curves share the axes; for data it is the standard
+deviation of the data.  Pass ``sigma=1.0`` to plot raw units.  A law whose standard
+deviation is infinite or undefined (e.g. ``stats.t(2)``) is plotted in raw units.
+
+matplotlib is imported when a function runs, never by ``import qerror``.
+
+.. note::
+   The closed-form families (``norm``, ``laplace``, ``uniform`` and their clamped
+   laws) evaluate hundreds of points in milliseconds.  Other scipy families are
+   integrated numerically (about 0.1 s per point); use a smaller ``num`` for them
+   and ``optimum="curve"`` to mark the minimum of the drawn curve instead of
+   calling the certified (slower) solver.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = [
+    "plot_mse_curve",
+    "plot_optimal_vs_bits",
+    "plot_clamped",
+    "plot_levels",
+    "plot_histogram",
+    "plot_step_sensitivity",
+]
+
+_MODEL_STYLE = {"exact": "-", "aciq": "--"}
+_MODEL_LABEL = {"exact": "exact", "aciq": "ACIQ"}
+_PART_COLOR = {"total": "k", "truncation": "C3", "rounding": "C0"}
+
+
+# --------------------------------------------------------------------------- helpers
+def _axes(ax):
+    """The Axes to draw on: `ax`, or a new figure's."""
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=(6.0, 4.0), layout="constrained")
+    return ax
+
+
+def _axes_pair(ax):
+    if ax is not None:
+        if len(ax) != 2:
+            raise ValueError("ax must be a pair of Axes for this plot")
+        return tuple(ax)
+    import matplotlib.pyplot as plt
+
+    _, axs = plt.subplots(1, 2, figsize=(10.0, 4.0), layout="constrained")
+    return tuple(axs)
+
+
+def _log_axes(ax, x=True, y=True, floor=None):
+    """Log scales with plain tick labels (0.5, 1, 2, 5 rather than 5x10^-1)."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    def major(v, _):
+        return f"{v:g}"
+
+    def minor(v, _):
+        m = v / 10 ** math.floor(math.log10(v) + 1e-12)
+        return f"{v:g}" if round(m) in (2, 5) and abs(m - round(m)) < 1e-6 else ""
+
+    if x:
+        ax.set_xscale("log")
+        lo, hi = ax.get_xlim()
+        ax.xaxis.set_major_formatter(FuncFormatter(major))
+        ax.xaxis.set_minor_formatter(FuncFormatter(minor) if hi / lo < 200
+                                     else NullFormatter())
+    if y:
+        ax.set_yscale("log")
+        if floor is not None and np.isfinite(floor) and floor > 0:
+            ax.set_ylim(bottom=floor)
+
+
+def _models(model) -> tuple:
+    from ._validation import check_model
+
+    models = (model,) if isinstance(model, str) else tuple(model)
+    if not models:
+        raise ValueError("model must name at least one model")
+    return tuple(check_model(m) for m in models)
+
+
+def _sigma(dist, sigma=None) -> tuple[float, bool]:
+    """(scale used for the axes, whether it is a standard deviation)."""
+    if sigma is not None:
+        s = float(sigma)
+        if not (math.isfinite(s) and s > 0):
+            raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
+        return s, s != 1.0
+    from .distributions import ClampedDistribution, is_law
+
+    if isinstance(dist, ClampedDistribution):
+        dist = dist.base
+    if is_law(dist):
+        with np.errstate(all="ignore"):
+            s = float(dist.std())
+    else:
+        s = float(np.std(np.asarray(dist, dtype=np.float64)))
+    if math.isfinite(s) and s > 0:
+        return s, True
+    return 1.0, False
+
+
+def _unit(is_sigma: bool, power: int = 1) -> str:
+    if not is_sigma:
+        return ""
+    return r" / $\sigma$" if power == 1 else r" / $\sigma^2$"
+
+
+def _law_name(dist) -> str:
+    """A short readable name: ``norm``, ``t(4)``, ``clamp(laplace, d=2)``."""
+    from .distributions import ClampedDistribution, is_law
+
+    if isinstance(dist, ClampedDistribution):
+        return f"clamp({_law_name(dist.base)}, d={dist.d:g})"
+    if not is_law(dist):
+        return "data"
+    args = [f"{a:g}" if isinstance(a, (int, float)) else repr(a) for a in dist.args]
+    kw = [f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v!r}"
+          for k, v in dist.kwds.items()]
+    inner = ", ".join(args + kw)
+    return f"{dist.dist.name}({inner})" if inner else dist.dist.name
+
+
+def _alpha_range(dist, bits, models, grid, num):
+    """A log-spaced alpha grid around the ACIQ optimum (and the clamp bound)."""
+    from .distributions import ClampedDistribution
+    from .optimal import optimal_alpha
+
+    bmax = int(np.max(bits))
+    bmin = int(np.min(bits))
+    centers = []
+    for b in {bmin, bmax}:
+        r = optimal_alpha(dist, b, model="aciq", grid=grid)
+        if r.success and np.isfinite(r.alpha):
+            centers.append(float(r.alpha))
+    s, _ = _sigma(dist)
+    lo = min(centers) / 6.0 if centers else 0.1 * s
+    hi = max(centers) * 3.0 if centers else 10.0 * s
+    if isinstance(dist, ClampedDistribution):
+        hi = max(hi, 1.5 * dist.d)
+    return np.geomspace(lo, hi, int(num))
+
+
+def _optimum(dist, bits, model, grid, optimum, alpha, curve):
+    """(alpha*, mse*) for the marker, or None."""
+    if optimum in (None, False):
+        return None
+    if optimum == "curve":
+        i = int(np.nanargmin(curve))
+        return float(alpha[i]), float(curve[i])
+    if optimum in (True, "solve"):
+        from .optimal import optimal_alpha
+
+        r = optimal_alpha(dist, bits, model=model, grid=grid)
+        if not np.isfinite(r.alpha):
+            return None
+        return float(r.alpha), float(r.mse)
+    raise ValueError(f"optimum must be True, False, 'solve' or 'curve', got {optimum!r}")
+
+
+# ---------------------------------------------------------------------------- plots
+def plot_mse_curve(dist, bits: int, *, model=("exact", "aciq"), grid: str = "midrise",
+                   alpha=None, parts: bool = True, optimum="solve", num: int = 300,
+                   sigma=None, ax=None):
+    r"""Quantization error against the clipping boundary, split into its two parts.
+
+    Draws :math:`E(\alpha) = T(\alpha) + R(\alpha)` (:func:`qerror.error_parts`) for
+    each model, with the truncation part :math:`T` (falls with :math:`\alpha`) and the
+    rounding part :math:`R` (grows like :math:`\alpha^2`), and marks the optimum
+    :math:`\alpha^*` where :math:`\alpha` is `alpha` and :math:`b` is `bits`.  Log
+    scales on both axes.
+
+    Parameters
+    ----------
+    dist : scipy.stats frozen distribution, ClampedDistribution or array_like
+        The law of :math:`W`, or data.
+    bits : int
+        Bit-width.
+    model : str or sequence of {"exact", "aciq"}
+        Model(s) to draw; exact solid, ACIQ dashed.
+    grid : {"midrise", "midtread", "unsigned"}
+    alpha : array_like, optional
+        Clipping boundaries to evaluate (raw units).  By default `num` log-spaced
+        points from a sixth to three times the ACIQ optimum (and past the clamp bound
+        of a clamped law).
+    parts : bool
+        Draw the truncation and rounding parts as well as the total.
+    optimum : {"solve", "curve", None}
+        Mark :func:`qerror.optimal_alpha` (``"solve"``), the minimum of the drawn
+        curve (``"curve"``, cheap), or nothing.
+    num : int
+        Number of points of the default `alpha` grid.
+    sigma : float, optional
+        Unit of the axes; by default the standard deviation of `dist`.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from scipy import stats
+    >>> from qerror.plotting import plot_mse_curve
+    >>> ax = plot_mse_curve(stats.norm(), 4)
+    >>> ax.get_xlabel()
+    'clipping boundary $\\alpha$ / $\\sigma$'
+    """
+    from ._validation import check_bits, check_grid
+    from .error import error_parts
+
+    grid = check_grid(grid)
+    b = check_bits(bits, grid)
+    if b.ndim:
+        raise ValueError("plot_mse_curve takes one bit-width; call it once per bits")
+    models = _models(model)
+    s, is_sigma = _sigma(dist, sigma)
+    a = (_alpha_range(dist, int(b), models, grid, num) if alpha is None
+         else np.asarray(alpha, dtype=np.float64).ravel())
+    ax = _axes(ax)
+    floor = np.inf
+    for m in models:
+        t, r = error_parts(dist, a, int(b), model=m, grid=grid)
+        t, r = np.asarray(t), np.asarray(r)
+        tot = t + r
+        floor = min(floor, float(np.nanmin(tot)) / s**2 / 100.0)
+        ls = _MODEL_STYLE[m]
+        lab = _MODEL_LABEL[m]
+        ax.plot(a / s, tot / s**2, ls, color=_PART_COLOR["total"], lw=2,
+                label=f"{lab}: total")
+        if parts:
+            with np.errstate(divide="ignore"):
+                ax.plot(a / s, np.where(t > 0, t, np.nan) / s**2, ls,
+                        color=_PART_COLOR["truncation"], lw=1.2,
+                        label=f"{lab}: truncation")
+                ax.plot(a / s, r / s**2, ls, color=_PART_COLOR["rounding"], lw=1.2,
+                        label=f"{lab}: rounding")
+        opt = _optimum(dist, int(b), m, grid, optimum, a, tot)
+        if opt is not None:
+            ax.plot(opt[0] / s, opt[1] / s**2, "o" if m == "exact" else "s",
+                    mfc="none" if m == "aciq" else "k", mec="k", ms=7,
+                    label=rf"{lab}: $\alpha^*$ = {opt[0] / s:.3g}" + (
+                        r"$\sigma$" if is_sigma else ""))
+    _log_axes(ax, floor=floor)
+    ax.set_xlabel(r"clipping boundary $\alpha$" + _unit(is_sigma))
+    ax.set_ylabel("MSE" + _unit(is_sigma, 2))
+    ax.set_title(f"{_law_name(dist)}, b = {int(b)}, {grid}")
+    ax.legend(fontsize="small")
+    ax.grid(True, which="major", alpha=0.3)
+    return ax
+
+
+def plot_optimal_vs_bits(dists, bits=range(1, 9), *, model=("exact", "aciq"),
+                         grid: str = "midrise", ax=None):
+    r"""Optimal clipping boundary and its error against the bit-width.
+
+    Left: :math:`\alpha^*/\sigma`; right: :math:`E(\alpha^*)/\sigma^2` on a log scale
+    (which falls by about :math:`4^{-b}`, 6 dB per bit, once rounding dominates).
+    One colour per law, exact solid and ACIQ dashed.
+
+    Parameters
+    ----------
+    dists : distribution or dict of {str: distribution}
+        The laws; a dict gives the legend names.
+    bits : iterable of int
+    model : str or sequence of {"exact", "aciq"}
+    grid : {"midrise", "midtread", "unsigned"}
+    ax : pair of matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    (matplotlib.axes.Axes, matplotlib.axes.Axes)
+        The :math:`\alpha^*` and MSE axes.
+    """
+    from ._validation import check_bits, check_grid
+    from .optimal import optimal_alpha
+
+    grid = check_grid(grid)
+    b = np.atleast_1d(check_bits(list(bits), grid))
+    models = _models(model)
+    if not isinstance(dists, dict):
+        dists = {_law_name(dists): dists}
+    ax_a, ax_e = _axes_pair(ax)
+    for k, (name, dist) in enumerate(dists.items()):
+        s, is_sigma = _sigma(dist)
+        color = f"C{k % 10}"
+        for m in models:
+            r = optimal_alpha(dist, b, model=m, grid=grid)
+            ls = _MODEL_STYLE[m] + "o"
+            lab = f"{name}, {_MODEL_LABEL[m]}"
+            ax_a.plot(b, np.asarray(r.alpha) / s, ls, color=color, ms=4, label=lab)
+            ax_e.plot(b, np.asarray(r.mse) / s**2, ls, color=color, ms=4, label=lab)
+    unit = _unit(is_sigma)
+    ax_a.set_xlabel("bits b")
+    ax_a.set_ylabel(r"optimal clipping $\alpha^*$" + unit)
+    ax_e.set_xlabel("bits b")
+    ax_e.set_ylabel(r"MSE at $\alpha^*$" + _unit(is_sigma, 2))
+    _log_axes(ax_e, x=False)
+    for a_ in (ax_a, ax_e):
+        a_.grid(True, alpha=0.3)
+        a_.xaxis.get_major_locator().set_params(integer=True)
+    ax_a.legend(fontsize="small")
+    ax_a.set_title(f"optimal clipping ({grid})")
+    ax_e.set_title(f"its error ({grid})")
+    return ax_a, ax_e
+
+
+def plot_clamped(dist, d, bits: int, *, model: str = "aciq", grid: str = "midrise",
+                 alpha=None, shade: bool = True, num: int = 300, ax=None):
+    r"""Error of a law and of its clamped versions against :math:`\alpha` (Lemmas 1-2).
+
+    Draws :math:`E_W(\alpha)` of the unbounded law and :math:`E_{W'}(\alpha)` of
+    :math:`W' = \mathrm{clip}(W, -d, d)` for each clamp bound `d` (supplement
+    Eqs. 4 and 7), marks each curve's minimum (:math:`\alpha^*` and :math:`\alpha'`)
+    and each :math:`d`.  Lemma 1 is the clamped curve lying below the unbounded one;
+    Lemma 2 is :math:`E_{W'}(\alpha') \le E_{W'}(A)`; so the clamped minimum lies
+    below the unbounded one.  With `shade`, the gap for the first `d` (the
+    :func:`qerror.clamping_gain`) is filled.
+
+    Parameters
+    ----------
+    dist : scipy.stats frozen distribution
+        The unbounded law :math:`W`.
+    d : float or sequence of float
+        Clamp bound(s), raw units.
+    bits : int
+    model : {"aciq", "exact"}
+    grid : {"midrise", "midtread", "unsigned"}
+    alpha : array_like, optional
+        Boundaries to evaluate; by default `num` log-spaced points covering the
+        optima and the clamp bounds.
+    shade : bool
+    num : int
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    from ._validation import check_bits, check_grid, check_model
+    from .distributions import clamp
+    from .error import mse
+    from .optimal import optimal_alpha
+
+    grid = check_grid(grid)
+    model = check_model(model)
+    b = int(check_bits(bits, grid))
+    ds = [float(x) for x in np.atleast_1d(d)]
+    laws = [clamp(dist, x) for x in ds]
+    s, is_sigma = _sigma(dist)
+    if alpha is None:
+        a = _alpha_range(dist, b, (model,), grid, num)
+        a = np.geomspace(min(a[0], min(ds) / 4), max(a[-1], 1.5 * max(ds)), int(num))
+    else:
+        a = np.asarray(alpha, dtype=np.float64).ravel()
+    ax = _axes(ax)
+    e0 = np.asarray(mse(dist, a, b, model=model, grid=grid))
+    ax.plot(a / s, e0 / s**2, "k-", lw=2, label=f"{_law_name(dist)} (unbounded)")
+    r0 = optimal_alpha(dist, b, model=model, grid=grid)
+    ax.plot(r0.alpha / s, r0.mse / s**2, "ko", ms=7,
+            label=rf"$\alpha^*$ = {r0.alpha / s:.3g}" + (r"$\sigma$" if is_sigma else ""))
+    for k, (x, law) in enumerate(zip(ds, laws, strict=True)):
+        color = f"C{k % 10}"
+        e = np.asarray(mse(law, a, b, model=model, grid=grid))
+        ax.plot(a / s, e / s**2, "-", color=color, lw=1.5,
+                label=f"clamped, d = {x / s:.3g}" + (r"$\sigma$" if is_sigma else ""))
+        r = optimal_alpha(law, b, model=model, grid=grid)
+        ax.plot(r.alpha / s, r.mse / s**2, "o", color=color, mfc="none", ms=7, mew=1.5,
+                label=rf"$\alpha'$ = {r.alpha / s:.3g}" + (r"$\sigma$" if is_sigma else ""))
+        ax.axvline(x / s, color=color, ls=":", lw=1)
+        if shade and k == 0:
+            ax.fill_between(a / s, e / s**2, e0 / s**2, where=e0 >= e, color=color,
+                            alpha=0.15, lw=0, label="clamping gain (Lemma 1)")
+    _log_axes(ax)
+    ax.set_xlabel(r"clipping boundary $\alpha$" + _unit(is_sigma))
+    ax.set_ylabel("MSE" + _unit(is_sigma, 2))
+    ax.set_title(f"{_law_name(dist)} vs clamped, b = {b}, {_MODEL_LABEL[model]}, {grid}")
+    ax.legend(fontsize="small")
+    ax.grid(True, alpha=0.3)
+    return ax
+
+
+def plot_levels(dist, alpha: float, bits: int, *, grid: str = "midrise",
+                max_lines: int = 64, sigma=None, ax=None):
+    r"""A law's density with the quantizer's levels and decision thresholds over it.
+
+    Levels are solid vertical lines, thresholds dotted, the clipped tails
+    (:math:`|x| > \alpha`) shaded, and the atoms of a clamped law drawn as stems
+    labelled with their mass.  Above `max_lines` levels only the range is drawn.
+
+    Parameters
+    ----------
+    dist : scipy.stats frozen distribution or ClampedDistribution
+    alpha : float
+        Clipping boundary, raw units.
+    bits : int
+    grid : {"midrise", "midtread", "unsigned"}
+    max_lines : int
+    sigma : float, optional
+        Unit of the x axis; by default the law's standard deviation.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    from ._validation import check_alpha, check_bits, check_grid
+    from .distributions import ClampedDistribution, is_law
+    from .quantizer import grid_geometry
+
+    grid = check_grid(grid)
+    b = int(check_bits(bits, grid))
+    al = float(check_alpha(alpha))
+    if not is_law(dist):
+        raise TypeError("plot_levels takes a distribution; use plot_histogram for data")
+    s, is_sigma = _sigma(dist, sigma)
+    geo = grid_geometry(np.array(al), np.array(b), grid)
+    step = float(geo.step)
+    n_levels = 2**b - 1 if grid == "midtread" else 2**b
+    first = float(geo.level_lo)
+    levels = first + step * np.arange(n_levels) if n_levels <= max_lines else None
+    base = dist.base if isinstance(dist, ClampedDistribution) else dist
+    lo_q, hi_q = (float(v) for v in base.ppf([1e-3, 1 - 1e-3]))
+    lo_x = min(lo_q, -1.3 * al if grid != "unsigned" else -0.3 * al)
+    hi_x = max(hi_q, 1.3 * al)
+    if isinstance(dist, ClampedDistribution):
+        lo_x, hi_x = max(lo_x, -1.15 * dist.d), min(hi_x, 1.15 * dist.d)
+        lo_x, hi_x = min(lo_x, -1.1 * al if grid != "unsigned" else lo_x), max(
+            hi_x, 1.1 * al)
+    x = np.linspace(lo_x, hi_x, 1201)
+    pdf = np.asarray(dist.pdf(x), dtype=np.float64) * s
+    ax = _axes(ax)
+    ax.plot(x / s, pdf, "k-", lw=1.5, label=f"density of {_law_name(dist)}")
+    out = (x < float(geo.lo)) | (x > float(geo.hi))
+    ax.fill_between(x / s, 0, pdf, where=out, color="C3", alpha=0.3, lw=0,
+                    label="clipped (truncation)")
+    top = float(np.nanmax(pdf)) if np.isfinite(pdf).any() else 1.0
+    if levels is not None:
+        ax.vlines(levels / s, 0, 0.12 * top, color="C0", lw=1.5, label=f"{n_levels} levels")
+        thr = 0.5 * (levels[1:] + levels[:-1])
+        ax.vlines(thr / s, 0, top, color="C0", lw=0.6, ls=":", label="thresholds")
+    else:
+        ax.text(0.02, 0.95, f"{n_levels} levels, step {step / s:.3g}"
+                + ("σ" if is_sigma else ""), transform=ax.transAxes, va="top")
+    ax.axvline(float(geo.lo) / s, color="C3", lw=1)
+    ax.axvline(float(geo.hi) / s, color="C3", lw=1, label=r"$\pm\alpha$")
+    if isinstance(dist, ClampedDistribution):
+        for xa, mass in dist.atoms:
+            ax.vlines(xa / s, 0, 0.6 * top, color="C2", lw=2.5)
+            ax.plot(xa / s, 0.6 * top, "^", color="C2", ms=8)
+            ax.annotate(f"atom {mass:.3g}", (xa / s, 0.6 * top), textcoords="offset points",
+                        xytext=(0, 8), ha="center", fontsize="small", color="C2")
+    ax.set_ylim(0, 1.12 * top)
+    ax.set_xlabel("x" + _unit(is_sigma))
+    ax.set_ylabel(r"density $\times\,\sigma$" if is_sigma else "density")
+    ax.set_title(rf"{_law_name(dist)}: b = {b}, $\alpha$ = {al / s:.3g}"
+                 + (r"$\sigma$" if is_sigma else "") + f", {grid}")
+    ax.legend(fontsize="small", loc="upper right")
+    return ax
+
+
+def plot_histogram(x, bits: int, *, alpha=None, grid: str = "midtread", bins: int = 200,
+                   log: bool = True, sigma=None, ax=None):
+    r"""Histogram of data with the chosen clipping boundary (or several) drawn over it.
+
+    Parameters
+    ----------
+    x : array_like
+        The data (flattened).
+    bits : int
+    alpha : float or dict of {str: float}, optional
+        Clipping boundary (raw units) or several, labelled.  By default the certified
+        optimum :func:`qerror.optimal_alpha` of the data (exact model).
+    grid : {"midtread", "midrise", "unsigned"}
+        Grid for the default optimum and the legend's MSE.
+    bins : int
+    log : bool
+        Log-scaled counts, which shows the tails that clipping cuts.
+    sigma : float, optional
+        Unit of the x axis; by default the standard deviation of the data.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The legend gives each :math:`\alpha` in units of :math:`\sigma` and its MSE.
+    """
+    from ._validation import check_bits, check_grid
+    from .error import mse
+    from .optimal import optimal_alpha
+
+    grid = check_grid(grid)
+    b = int(check_bits(bits, grid))
+    xa = np.asarray(x, dtype=np.float64).ravel()
+    if xa.size == 0 or not np.all(np.isfinite(xa)):
+        raise ValueError("x must be non-empty and finite")
+    s, is_sigma = _sigma(xa, sigma)
+    if alpha is None:
+        alpha = {"optimal": float(optimal_alpha(xa, b, grid=grid).alpha)}
+    elif not isinstance(alpha, dict):
+        alpha = {"chosen": float(alpha)}
+    ax = _axes(ax)
+    ax.hist(xa / s, bins=bins, color="0.6", log=log, label=f"data (N = {xa.size})")
+    for k, (name, al) in enumerate(alpha.items()):
+        color = f"C{k % 10}"
+        al = float(al)
+        e = float(mse(xa, al, b, grid=grid)) if al > 0 else float(np.mean(xa * xa))
+        lab = (rf"{name}: $\alpha$ = {al / s:.3g}" + ("σ" if is_sigma else "")
+               + f", MSE = {e / s**2:.3g}" + ("σ²" if is_sigma else ""))
+        ax.axvline(al / s, color=color, lw=1.5, label=lab)
+        if grid != "unsigned":
+            ax.axvline(-al / s, color=color, lw=1.5)
+    ax.set_xlabel("value" + _unit(is_sigma))
+    ax.set_ylabel("count")
+    ax.set_title(f"b = {b}, {grid}")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_step_sensitivity(dists, bits: int, *, scale=None, model: str = "exact",
+                          grid: str = "midrise", ax=None):
+    r"""Error when the step is scaled away from its optimum (supplement Fig. 5A).
+
+    For each law, :math:`E(c\,\alpha^*)/E(\alpha^*)` against :math:`c =
+    \Delta/\Delta^*`: with the number of levels fixed, scaling the step by :math:`c`
+    scales the range by :math:`c`.  Log scales on both axes.
+
+    Parameters
+    ----------
+    dists : distribution or dict of {str: distribution}
+    bits : int
+    scale : array_like, optional
+        Step ratios :math:`c`; by default 301 points from 1/4 to 4.
+    model : {"exact", "aciq"}
+    grid : {"midrise", "midtread", "unsigned"}
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    from ._validation import check_bits, check_grid, check_model
+    from .error import mse
+    from .optimal import optimal_alpha
+
+    grid = check_grid(grid)
+    model = check_model(model)
+    b = int(check_bits(bits, grid))
+    c = (np.geomspace(0.25, 4.0, 301) if scale is None
+         else np.asarray(scale, dtype=np.float64).ravel())
+    if not isinstance(dists, dict):
+        dists = {_law_name(dists): dists}
+    ax = _axes(ax)
+    for k, (name, dist) in enumerate(dists.items()):
+        r = optimal_alpha(dist, b, model=model, grid=grid)
+        e = np.asarray(mse(dist, c * r.alpha, b, model=model, grid=grid))
+        ax.plot(c, e / r.mse, "-", color=f"C{k % 10}", lw=1.5, label=name)
+    ax.axvline(1.0, color="k", lw=0.8, ls=":")
+    _log_axes(ax)
+    ax.set_xlabel(r"step ratio $\Delta / \Delta^*$")
+    ax.set_ylabel(r"MSE / MSE at $\Delta^*$")
+    ax.set_title(f"step-size sensitivity, b = {b}, {_MODEL_LABEL[model]}, {grid}")
+    ax.legend(fontsize="small")
+    ax.grid(True, which="both", alpha=0.3)
+    return ax
