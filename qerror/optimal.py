@@ -80,7 +80,7 @@ def _aciq_derivative(law: Law, alpha: float, bits: int, grid: str) -> float:
         if x > alpha:
             d += -2.0 * mass * (x - alpha)
         elif grid != "unsigned" and x < -alpha:
-            d += 2.0 * mass * (-alpha - x)
+            d += 2.0 * mass * (x + alpha)  # d/dalpha (x + alpha)^2, negative here
     return d + 2.0 * _rounding_coef(bits, grid) * alpha
 
 
@@ -213,12 +213,14 @@ def _refine(f, a_lo, a_hi, rel):
 
     The stencil half-width is a quarter of the scan spacing, so it never straddles more
     than the kinks the scan itself resolves.  Newton stops when the step is below
-    1e-13 relative; the fixed point is where the 5-point derivative (error
-    O(h^4) + O(eps E/h)) vanishes.
+    1e-12 relative, or below 1e-10 and no longer shrinking (the noise floor of the
+    differences); the fixed point is where the 5-point derivative (error
+    O(h^4) + O(eps E/h)) vanishes.  Bounded Brent on E is the fallback.
     """
     nfev = 0
     a = 0.5 * (a_lo + a_hi)
     h = 0.25 * rel * a
+    last_step = np.inf
     for _ in range(12):
         e = f(np.array([a - 2 * h, a - h, a, a + h, a + 2 * h]))
         nfev += 5
@@ -226,11 +228,15 @@ def _refine(f, a_lo, a_hi, rel):
         d2 = (-e[0] + 16 * e[1] - 30 * e[2] + 16 * e[3] - e[4]) / (12 * h * h)
         if not d2 > 0:
             break
-        step = -d1 / d2
-        a_new = min(max(a + step, a_lo), a_hi)
-        if abs(a_new - a) <= 1e-13 * a:
-            return a_new, float(f(a_new)), nfev + 1
+        a_new = min(max(a - d1 / d2, a_lo), a_hi)
+        step = abs(a_new - a)
         a = a_new
+        # converged, or stalled at the noise floor of the differences (~1e-13 a)
+        if step <= 1e-12 * a or (step <= 1e-10 * a and step >= 0.5 * last_step):
+            return a, float(f(a)), nfev + 1
+        last_step = step
+    if last_step <= 1e-10 * a:
+        return a, float(f(a)), nfev + 1
     res = optimize.minimize_scalar(f, bounds=(a_lo, a_hi), method="bounded",
                                    options={"xatol": 1e-13 * a})
     return float(res.x), float(res.fun), nfev + int(res.nfev)
