@@ -207,7 +207,7 @@ class _Summary:
     def extract(self, row: int, flags: np.ndarray) -> np.ndarray:
         """Sorted values of `row` whose bin is flagged, read back from the data."""
         o = row * self.stride
-        count = int(np.dot(np.diff(self.PN[o:o + self.stride]), flags))
+        count = int(np.diff(self.PN[o:o + self.stride])[flags].sum())
         v = _k.extract(self.rows[row], self.bins[row], flags, self.signed, count,
                        self.use_numba)
         v.sort()
