@@ -88,6 +88,10 @@ def _log_axes(ax, x=True, y=True, floor=None):
         ax.set_yscale("log")
         if floor is not None and np.isfinite(floor) and floor > 0:
             ax.set_ylim(bottom=floor)
+        lo, hi = ax.get_ylim()
+        if hi / lo < 200:
+            ax.yaxis.set_major_formatter(FuncFormatter(major))
+            ax.yaxis.set_minor_formatter(FuncFormatter(minor))
 
 
 def _models(model) -> tuple:
