@@ -162,7 +162,8 @@ def main(argv=None) -> int:
         row += f"{al:12.6g}{al / opt.alpha:11.4f}{(tr + rd) / opt.mse:12.6f}"
         print(row)
     if torch_run is not None:
-        print(f"\nqerror / HistogramObserver time: {ours / times['torch HistogramObserver']:.2f}"
+        ratio = ours / times["torch HistogramObserver"]
+        print(f"\nqerror / HistogramObserver time: {ratio:.2f}"
               f"  (target <= 1, stretch <= 0.5)")
     print(f"qerror / 10 OCTAV iterations:    {ours / times['OCTAV, 10 iterations']:.2f}"
           "  (target <= 0.3)")

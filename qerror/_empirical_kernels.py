@@ -10,8 +10,8 @@ Bins are log-spaced and defined by the float64 bit pattern: the key of a magnitu
 ``i`` holds the keys ``base + i`` (bin 0 also every smaller key).  Bin edges are exact
 floats, so membership has no rounding.  The histogram pass also stores the bin of every
 value (uint16), so the read-back pass only tests a flag per value.  Both back ends
-compute the same keys and accumulate the sums in data order, so they return bit-identical results and the solver
-returns the same alpha with or without numba.
+compute the same keys and accumulate the sums in data order, so they return
+bit-identical results and the solver returns the same alpha with or without numba.
 
 numba is optional (``pip install qerror[fast]``); set ``QERROR_NO_NUMBA=1`` to force
 the numpy path.

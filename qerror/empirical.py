@@ -187,7 +187,8 @@ class _Summary:
         self.valid = np.isfinite(self.amax) & (self.amax > 0)
         top = _k.keys(np.where(self.valid, self.amax, 1.0), self.shift)
         self.base = np.maximum(top - (nb - 1), 0)
-        ek = (self.base[:, None] + np.arange(nb + 1)).astype(np.uint64) << np.uint64(self.shift)
+        ek = ((self.base[:, None] + np.arange(nb + 1)).astype(np.uint64)
+              << np.uint64(self.shift))
         L = ek.view(np.float64).copy()
         L[:, 0] = 0.0
         self.L = L.ravel()
@@ -832,7 +833,7 @@ def _route_result(xa, bits, grid, alphas, method, message, extra=None):
         rows = list(xa)
     t = np.empty(flat.size)
     r = np.empty(flat.size)
-    for i, (row, al) in enumerate(zip(rows, flat)):
+    for i, (row, al) in enumerate(zip(rows, flat, strict=True)):
         if al > 0:
             t[i], r[i] = _exact_parts(row.astype(np.float64), float(al), bits, grid)
         else:  # all-zero data
@@ -929,7 +930,7 @@ def fit_alpha(x: ArrayLike, bits, *, law: str = "norm", grid: str = "midtread",
     solver = _lead_optimal_alpha()
     lv = _levels(b, grid) if b <= 24 else None
     alphas = np.empty(scale.size)
-    for i, (s, dist) in enumerate(zip(scale, laws)):
+    for i, (s, dist) in enumerate(zip(scale, laws, strict=True)):
         if s == 0:
             alphas[i] = 0.0
         elif solver is not None:

@@ -59,7 +59,7 @@ def brute_force(x, bits, grid):
     lo = mags.max() * 1e-12
     edges = np.unique(np.concatenate([[lo, top], bps[(bps > lo) & (bps < top)]]))
     best = np.inf
-    for a, b in zip(edges[:-1], edges[1:]):
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
         mid = 0.5 * (a + b)
         with np.errstate(over="ignore"):
             q = qerror.quantize(x, fac * mid, bits, grid=grid)
@@ -336,7 +336,7 @@ def test_bad_bits_grid_model_axis():
         optimal_alpha_data([1.0], 4, model="nope")
     with pytest.raises(ValueError, match="axis"):
         optimal_alpha_data(np.float64(1.0), 4, axis=0)
-    with pytest.raises(Exception):
+    with pytest.raises(np.exceptions.AxisError):
         optimal_alpha_data(np.ones((2, 2)), 4, axis=2)
     # the ACIQ model has no bit limit
     assert optimal_alpha_data([1.0, -3.0, 0.5], 40, model="aciq").alpha > 0

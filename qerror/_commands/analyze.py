@@ -9,7 +9,6 @@ choices give on the same data.  Progress goes to stderr on large files.
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import sys
@@ -151,7 +150,8 @@ def _analyze(name: str, x: np.ndarray, args, out) -> bool:
     xf = xa.astype(np.float64, copy=False)
     power = float(np.mean(xf * xf))
     opt = float(np.mean(results["optimal"].mse))
-    out.write(f"  {'route':<14}{'alpha':>26}  {'MSE':>12}  {'SQNR dB':>8}  {'MSE/opt':>8}\n")
+    out.write(f"  {'route':<14}{'alpha':>26}  {'MSE':>12}  {'SQNR dB':>8}"
+              f"  {'MSE/opt':>8}\n")
     for route, r in results.items():
         mse = float(np.mean(r.mse))  # channels have equal sizes: mean = overall MSE
         ratio = mse / opt if opt > 0 else (1.0 if mse == 0 else math.inf)
