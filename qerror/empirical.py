@@ -419,13 +419,12 @@ def _solve_exact(h: _Summary, lv: _Levels, rows: np.ndarray) -> _Solution:
             keep = lower <= best[CH] + margin[CH]
             D1, D2, CH, swept = D1[keep], D2[keep], CH[keep], swept[keep]
             total = np.bincount(CH, weights=swept, minlength=C)
-            worst = np.zeros(C)
-            np.maximum.at(worst, CH, swept)
             ncell = np.bincount(CH, minlength=C)
+            mean = total / np.maximum(ncell, 1)
             # stop a row when few values are left to read back, or when splitting no
             # longer shrinks the swept sets (bins, not cells, limit the resolution)
-            stop = (total <= cap) | (ncell > 4096) | (worst > 0.7 * prev) | (rounds >= 40)
-            prev = worst
+            stop = (total <= cap) | (ncell > 4096) | (mean > 0.7 * prev) | (rounds >= 40)
+            prev = mean
             fin = stop[CH]
             done1.append(D1[fin])
             done2.append(D2[fin])
