@@ -172,14 +172,17 @@ class _Summary:
     one vectorised pass.  A per-tensor solve is a single row.
     """
 
-    def __init__(self, rows: np.ndarray, signed: bool, use_numba):
+    def __init__(self, rows: np.ndarray, signed: bool, use_numba, levels: int = 8):
         self.rows = rows
         self.signed = signed
         self.use_numba = use_numba
         C, N = rows.shape
         self.C, self.size = C, N
         self.amax = np.array([_k.absmax(r, signed) for r in rows])
-        nb = int(min(1 << 16, max(256, 1 << int(round(math.log2(N / 8 + 1))))))
+        # about 8 values per bin, more bins for finer grids (bins must resolve steps)
+        per = N / 8 * max(1.0, levels / 8)
+        per = min(per, (1 << 22) / C)  # bound the (rows x bins) tables' memory
+        nb = int(min(1 << 16, max(256, 1 << int(round(math.log2(per + 1))))))
         # mantissa bits kept: the bins cover 2**(log2(nb) - m) = 16 binades below amax
         m = max(2, int(math.log2(nb)) - 4)
         self.nb, self.m, self.stride = nb, m, nb + 1
@@ -421,9 +424,16 @@ def _solve_exact(h: _Summary, lv: _Levels, rows: np.ndarray) -> _Solution:
             total = np.bincount(CH, weights=swept, minlength=C)
             ncell = np.bincount(CH, minlength=C)
             mean = total / np.maximum(ncell, 1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rel = np.where(D1 > 0, D2 / D1 - 1.0, np.inf)
+            wide = np.zeros(C)
+            np.maximum.at(wide, CH, rel)
             # stop a row when few values are left to read back, or when splitting no
-            # longer shrinks the swept sets (bins, not cells, limit the resolution)
-            stop = (total <= cap) | (ncell > 4096) | (mean > 0.7 * prev) | (rounds >= 40)
+            # longer shrinks the swept sets (bins, not cells, limit the resolution);
+            # while a cell is wider than 1/levels, neighbouring thresholds' sweeps
+            # overlap and the swept sets shrink slowly whatever the bins
+            stalled = (mean > 0.7 * prev) & (wide * lv.c.size < 1.0)
+            stop = (total <= cap) | (ncell > 4096) | stalled | (rounds >= 40)
             prev = mean
             fin = stop[CH]
             done1.append(D1[fin])
@@ -613,7 +623,7 @@ def _solve_rows(xa: np.ndarray, rows: np.ndarray, bits: int, model: str, grid: s
                 use_numba):
     """Solve every row; returns per-row arrays and the shared message and method."""
     lv = _levels(bits, grid)
-    h = _Summary(rows, lv.signed, use_numba)
+    h = _Summary(rows, lv.signed, use_numba, lv.c.size)
     backend = _k.backend(use_numba)
     if not np.isfinite(h.amax).all():
         raise _nonfinite_error(xa)
