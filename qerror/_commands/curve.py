@@ -9,7 +9,6 @@ instead (no matplotlib needed).  A one-line summary of the optima goes to stdout
 
 from __future__ import annotations
 
-import os
 import sys
 
 from .table import bits_arg, dist_arg, flatten_bits, sigma_of
@@ -200,6 +199,6 @@ def run(args) -> int:
         raise SystemExit(f"qerror curve: cannot write {args.output}: {exc}") from None
     finally:
         plt.close(fig)
-    print(f"wrote {os.path.abspath(args.output)}")
+    print(f"wrote {args.output}")
     print(summary)
     return 0
