@@ -14,6 +14,7 @@ import importlib
 
 from ._result import OptimalAlpha
 from .distributions import ClampedDistribution, clamp
+from .empirical import empirical_error_parts, optimal_alpha_data
 from .error import clamping_gain, error_parts, mse, rounding_error, truncation_error
 from .optimal import optimal_alpha, optimal_alpha_table
 from .quantizer import quantize
@@ -25,10 +26,12 @@ __all__ = [
     "OptimalAlpha",
     "clamp",
     "clamping_gain",
+    "empirical_error_parts",
     "error_parts",
     "mse",
     "optimal_alpha",
     "optimal_alpha_table",
+    "optimal_alpha_data",
     "quantize",
     "rounding_error",
     "truncation_error",

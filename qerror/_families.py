@@ -93,6 +93,20 @@ class _Family:
             out[wide] = _combine(m0, m1, m2, aw - c[wide])
         return out
 
+    def tail(self, t, c, exact_ref=False):
+        r""":math:`\int_t^\infty f(x)(x-c)^2 dx` for c <= t (a clipping tail).
+
+        ``exact_ref=True`` means c is t itself (the ACIQ model): only the second moment
+        is needed.  Fast path of :meth:`seg` for t >= 0.
+        """
+        t = np.asarray(t, dtype=np.float64)
+        if not (t.size and t.min() >= 0.0):
+            return self.seg(t, np.inf, c)
+        m0, m1, m2 = self._moments_pos(t, None)
+        if exact_ref:
+            return m2
+        return _combine(m0, m1, m2, t - c)
+
     def seg(self, a, b, c):
         r""":math:`\int_a^b f(x)(x-c)^2 dx` for a symmetric law (split at 0, reflect)."""
         a, b, c = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, b, c)))
@@ -179,13 +193,15 @@ def _normal_tail_I(t):
         i0.put(il, a0)
         i1.put(il, a1)
         i2.put(il, a0 - tl * a1)
-    edges = np.array([4.0, 5.0, 6.0, 8.0, 12.0])
-    bins = np.searchsorted(edges, flat, side="right")  # 0: low, 1..5: CF bins
-    for bin_no, nterms in ((1, 32), (2, 26), (3, 20), (4, 15), (5, 10)):
-        ih = np.flatnonzero(bins == bin_no)
-        if not ih.size:
+    ih_all = np.flatnonzero(~low.ravel())
+    th_all = flat.take(ih_all)
+    bins = np.searchsorted(np.array([5.0, 6.0, 8.0, 12.0]), th_all, side="right")
+    for bin_no, nterms in ((0, 32), (1, 26), (2, 20), (3, 15), (4, 10)):
+        sel = np.flatnonzero(bins == bin_no)
+        if not sel.size:
             continue
-        th = flat.take(ih)
+        ih = ih_all.take(sel)
+        th = th_all.take(sel)
         r = 0.5 * (np.sqrt(th * th + 4.0 * (nterms + 1)) - th)
         tmp = np.empty_like(th)
         r2 = None
@@ -243,6 +259,8 @@ class Normal(_Family):
         phia = _phi(a)
         i0, i1, i2 = _normal_tail_I(a)
         m0, m1, m2 = phia * i0, phia * i1, phia * i2
+        if b is None:  # b = +inf
+            return m0, m1, m2
         fin = np.isfinite(b)
         if fin.any():
             bf = b[fin]
@@ -254,6 +272,12 @@ class Normal(_Family):
             m1[fin] -= j1 + w * j0
             m2[fin] -= j2 + 2.0 * w * j1 + w * w * j0
         return m0, m1, m2
+
+    def tail(self, t, c, exact_ref=False):
+        t = np.asarray(t, dtype=np.float64)
+        if exact_ref and t.size and t.min() >= 0.0:
+            return _phi(t) * _normal_tail_I(t)[2]
+        return super().tail(t, c, exact_ref)
 
     def cells(self, a0, step, n):
         r"""Block of whole cells.
@@ -398,6 +422,8 @@ class Laplace(_Family):
 
     def _moments_pos(self, a, b):
         scale = 0.5 * np.exp(-a)
+        if b is None:  # b = +inf: the complete gamma moments 1, 1, 2
+            return scale, scale, 2.0 * scale
         m0, m1, m2 = _lower_gamma_moments(b - a)
         return scale * m0, scale * m1, scale * m2
 

@@ -57,9 +57,9 @@ def check_alpha(alpha, name: str = "alpha") -> np.ndarray:
         arr = np.asarray(alpha, dtype=np.float64)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a positive real number or array, got {alpha!r}") from None
-    if arr.size and not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite, got {alpha!r}")
-    if arr.size and np.any(arr <= 0):
+    if arr.size and not (arr.min() > 0 and arr.max() < np.inf):  # NaN fails too
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} must be finite, got {alpha!r}")
         raise ValueError(f"{name} must be > 0, got {alpha!r}")
     return arr
 

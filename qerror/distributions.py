@@ -146,6 +146,8 @@ class Law:
     atoms: tuple  # ((x_real, mass), ...)
 
     def z(self, x):
+        if self.loc == 0.0 and self.scale == 1.0:
+            return x
         return (x - self.loc) / self.scale
 
     def restricted(self, lower: float, upper: float) -> Law:

@@ -80,31 +80,34 @@ def _error_parts(law: Law, alpha: np.ndarray, bits: np.ndarray, model: str, grid
     """(truncation, rounding) arrays for a resolved law; alpha/bits same-shape 1-D."""
     fam, s = law.family, law.scale
     geo = grid_geometry(alpha, bits, grid)
-    lo, hi = law.z(geo.lo), law.z(geo.hi)
+    hi = law.z(geo.hi)
     step = geo.step / s
     L, U = law.lower, law.upper
     exact = model == "exact"
     ref_hi = law.z(geo.level_hi) if exact else hi
-    ref_lo = law.z(geo.level_lo) if exact else lo
 
     # a law symmetric about 0 on a symmetric grid: both tails are equal
     mirror = (getattr(fam, "symmetric", False) and law.loc == 0.0 and L == -U
               and grid != "unsigned")
     trunc = np.zeros(alpha.shape)
     # right tail
-    a = np.maximum(hi, L)
-    m = a < U
-    if m.all():
-        trunc = (np.full(alpha.shape, np.inf) if U == np.inf and fam.infinite_variance
-                 else fam.seg(a, np.full(a.shape, U), ref_hi))
-    elif m.any():
-        if U == np.inf and fam.infinite_variance:
-            trunc[m] = np.inf
-        else:
-            trunc[m] += fam.seg(a[m], np.full(a[m].shape, U), ref_hi[m])
+    if U == np.inf and L == -np.inf:
+        trunc = (np.full(alpha.shape, np.inf) if fam.infinite_variance else
+                 fam.tail(hi, ref_hi, exact_ref=not exact) if hasattr(fam, "tail") else
+                 fam.seg(hi, U, ref_hi))
+    else:
+        a = np.maximum(hi, L)
+        m = a < U
+        if m.any():
+            if U == np.inf and fam.infinite_variance:
+                trunc[m] = np.inf
+            else:
+                trunc[m] += fam.seg(a[m], np.full(a[m].shape, U), ref_hi[m])
     if mirror:
         trunc *= 2.0
     else:  # left tail
+        lo = law.z(geo.lo)
+        ref_lo = law.z(geo.level_lo) if exact else lo
         b = np.minimum(lo, U)
         m = L < b
         if m.any():
@@ -112,22 +115,25 @@ def _error_parts(law: Law, alpha: np.ndarray, bits: np.ndarray, model: str, grid
                 trunc[m] = np.inf
             else:
                 trunc[m] += fam.seg(np.full(b[m].shape, L), b[m], ref_lo[m])
-    trunc *= s * s
+    if s != 1.0:
+        trunc *= s * s
 
     rnd = np.zeros(alpha.shape)
     if rounding:
         if exact:
             rnd += _restricted_cells(fam, law.z(geo.a0), step, geo.n, L, U)
             if geo.half_cells:
+                lo = law.z(geo.lo)
                 half = 0.5 * step
                 for a, b, c in ((lo, lo + half, lo), (hi - half, hi, hi)):
                     a, b = np.maximum(a, L), np.minimum(b, U)
                     m = a < b
                     if m.any():
                         rnd[m] += fam.seg(a[m], b[m], c[m])
-            rnd *= s * s
+            if s != 1.0:
+                rnd *= s * s
         else:
-            rnd += geo.step**2 / 12.0
+            rnd = geo.step**2 * (1.0 / 12.0)
 
     # point masses of clamped laws
     for x, mass in law.atoms:
@@ -162,7 +168,8 @@ def _parts_public(dist, alpha, bits, model, grid):
         law = resolve(dist)
         if a.size == 0:
             return np.zeros(shape), np.zeros(shape)
-        t, r = _error_parts(law, a.ravel().astype(np.float64), b.ravel(), model, grid)
+        t, r = _error_parts(law, np.asarray(a.ravel(), dtype=np.float64), b.ravel(), model,
+                            grid)
         return t.reshape(shape), r.reshape(shape)
     from . import empirical  # data arrays: the empirical distribution
 

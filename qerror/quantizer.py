@@ -26,8 +26,6 @@ the midtread grid ties round half to even (``numpy.rint``), as integer kernels d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -36,7 +34,6 @@ from ._validation import check_alpha, check_bits, check_grid
 __all__ = ["quantize", "GridGeometry", "grid_geometry"]
 
 
-@dataclass(frozen=True)
 class GridGeometry:
     """Geometry of a uniform grid, as arrays broadcast over ``alpha`` and ``bits``.
 
@@ -44,39 +41,52 @@ class GridGeometry:
     starting at ``a0`` (level at each cell's midpoint), plus, on the midtread grid, two
     half cells ``[lo, lo + step/2]`` and ``[hi - step/2, hi]`` whose levels sit on
     ``lo`` and ``hi``.  Values beyond the range map to ``level_lo`` / ``level_hi``.
+    Fields other than ``hi`` and ``step`` are computed on first use.
     """
 
-    lo: np.ndarray
-    hi: np.ndarray
-    step: np.ndarray
-    a0: np.ndarray
-    n: np.ndarray  # float64 count of full cells (2**64 does not fit in int64)
-    half_cells: bool
-    level_lo: np.ndarray
-    level_hi: np.ndarray
+    def __init__(self, alpha, bits, grid):
+        self.grid = grid
+        self.hi = alpha
+        two_b = np.exp2(np.asarray(bits, dtype=np.float64))  # exact for whole numbers
+        self._two_b = two_b
+        self.half_cells = grid == "midtread"
+        if grid == "midrise":
+            self.step = alpha * (2.0 / two_b)
+        elif grid == "unsigned":
+            self.step = alpha / two_b
+        else:
+            self.step = alpha / (0.5 * two_b - 1.0)
+
+    @property
+    def lo(self):
+        return np.zeros_like(self.hi) if self.grid == "unsigned" else -self.hi
+
+    @property
+    def n(self):  # float64 count of full cells (2**64 does not fit in int64)
+        return self._two_b - 3.0 if self.grid == "midtread" else self._two_b
+
+    @property
+    def a0(self):
+        if self.grid == "midtread":
+            return 0.5 * self.step - self.hi
+        return self.lo
+
+    @property
+    def level_hi(self):
+        return self.hi if self.grid == "midtread" else self.hi - 0.5 * self.step
+
+    @property
+    def level_lo(self):
+        if self.grid == "midtread":
+            return -self.hi
+        return self.lo + 0.5 * self.step
 
 
 def grid_geometry(alpha: np.ndarray, bits: np.ndarray, grid: str) -> GridGeometry:
     """Private-use geometry builder; inputs must already be checked and broadcast."""
-    alpha = np.asarray(alpha, dtype=np.float64)
-    two_b = np.exp2(np.asarray(bits, dtype=np.float64))  # exact for whole numbers
-    if grid == "midrise":
-        step = 2.0 * alpha / two_b
-        half = 0.5 * step
-        return GridGeometry(-alpha, alpha, step, -alpha, two_b, False,
-                            -alpha + half, alpha - half)
-    if grid == "unsigned":
-        step = alpha / two_b
-        half = 0.5 * step
-        zero = np.zeros_like(alpha)
-        return GridGeometry(zero, alpha, step, zero, two_b, False, half, alpha - half)
-    if grid == "midtread":
-        k = 0.5 * two_b - 1.0
-        step = alpha / k
-        half = 0.5 * step
-        return GridGeometry(-alpha, alpha, step, -alpha + half, 2.0 * k - 1.0, True,
-                            -alpha, alpha)
-    raise ValueError(f"unknown grid {grid!r}")  # pragma: no cover
+    if grid not in ("midrise", "midtread", "unsigned"):
+        raise ValueError(f"unknown grid {grid!r}")  # pragma: no cover
+    return GridGeometry(np.asarray(alpha, dtype=np.float64), bits, grid)
 
 
 def aciq_rounding(alpha: np.ndarray, bits: np.ndarray, grid: str) -> np.ndarray:
@@ -140,6 +150,15 @@ def quantize(x: ArrayLike, alpha: ArrayLike, bits: ArrayLike, *, grid: str = "mi
     a = check_alpha(alpha)
     b = check_bits(bits, grid)
     xf, a, b = np.broadcast_arrays(xf, a, b)
+    with np.errstate(over="ignore"):  # x/step may overflow to inf for tiny alpha: clipped
+        q = _quantize(xf, a, b, grid)
+    q = q.astype(out_dtype, copy=False)
+    if q.ndim == 0:
+        return float(q)
+    return q
+
+
+def _quantize(xf, a, b, grid):
     two_b = np.exp2(b.astype(np.float64))
     if grid == "midrise":
         step = 2.0 * a / two_b
@@ -154,7 +173,4 @@ def quantize(x: ArrayLike, alpha: ArrayLike, bits: ArrayLike, *, grid: str = "mi
         step = a / k
         idx = np.clip(np.rint(xf / step), -k, k)
         q = np.where(np.abs(idx) == k, np.copysign(a, idx), idx * step) + 0.0  # no -0.0
-    q = q.astype(out_dtype, copy=False)
-    if q.ndim == 0:
-        return float(q)
     return q
