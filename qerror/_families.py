@@ -713,7 +713,7 @@ class GenericFamily:
         """
         a0, step, n = np.broadcast_arrays(*(np.asarray(v, float) for v in (a0, step, n)))
         out = np.zeros(a0.shape)
-        for idx in zip(*np.nonzero(n > 0)) if a0.ndim else [()]:
+        for idx in zip(*np.nonzero(n > 0), strict=True) if a0.ndim else [()]:
             out[idx] = self._cells1_one(float(a0[idx]), float(step[idx]), float(n[idx]))
         return out
 
@@ -744,7 +744,7 @@ class GenericFamily:
         edges = [-1] + kink_cells + [int(n)]
         for j in kink_cells:
             total += self._cell1_quad(a0, step, j, 0.5 * step * 1e-16)
-        for left, right in zip(edges[:-1], edges[1:]):
+        for left, right in zip(edges[:-1], edges[1:], strict=True):
             if right - left - 1 <= 0:
                 continue
             a = a0 + (left + 1) * step

@@ -77,7 +77,8 @@ class StepRobustness:
     grid: str
 
     def __repr__(self) -> str:
-        return (f"StepRobustness(bits={self.bits}, model={self.model!r}, grid={self.grid!r}, "
+        return (f"StepRobustness(bits={self.bits}, model={self.model!r}, "
+                f"grid={self.grid!r}, "
                 f"step_opt={self.step_opt:.6g}, mse_opt={self.mse_opt:.6g}, "
                 f"{self.scale.size} scales in [{self.scale.min():.3g}, "
                 f"{self.scale.max():.3g}], relative error up to {self.relative.max():.4g})")
@@ -493,8 +494,8 @@ def kurtosis(dist, *, excess: bool = False):
     >>> import qerror
     >>> round(qerror.kurtosis(stats.uniform(-1, 2)), 12)
     1.8
-    >>> round(qerror.kurtosis(stats.laplace()), 12), round(qerror.kurtosis(stats.norm()), 12)
-    (6.0, 3.0)
+    >>> [round(qerror.kurtosis(d), 12) for d in (stats.laplace(), stats.norm())]
+    [6.0, 3.0]
     >>> round(qerror.kurtosis(qerror.clamp(stats.norm(), 1.0)), 6)  # below the uniform's
     1.613168
     """

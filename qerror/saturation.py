@@ -353,7 +353,8 @@ class _SaturatedFamily:
                 u = bb > ym  # part above the median
                 if u.any():
                     lo_y = np.maximum(ab[u], ym)
-                    acc[u] += self._tail_space(self.sf(bb[u]), self.sf(lo_y), cb[u], k, True)
+                    acc[u] += self._tail_space(self.sf(bb[u]), self.sf(lo_y), cb[u], k,
+                                               True)
                 d = ab < ym  # part below
                 if d.any():
                     hi_y = np.minimum(bb[d], ym)
@@ -378,7 +379,7 @@ class _SaturatedFamily:
         small = (n > 0) & (n <= _MAX_EXPLICIT)
         if small.any():
             out[small] = self._explicit(a0[small], step[small], n[small], k)
-        for i in zip(*np.nonzero(n > _MAX_EXPLICIT)):
+        for i in zip(*np.nonzero(n > _MAX_EXPLICIT), strict=True):
             out[i] = self._em_block(float(a0[i]), float(step[i]), float(n[i]), k)
         return out
 
@@ -402,7 +403,7 @@ class _SaturatedFamily:
         a = a0 + keep * step
         total = math.fsum(self._integrate(a, a + step, a + 0.5 * step, k))
         edges = [-1.0] + keep.tolist() + [n]
-        for left, right in zip(edges[:-1], edges[1:]):
+        for left, right in zip(edges[:-1], edges[1:], strict=True):
             if right - left <= 1:
                 continue
             ya, yb = a0 + (left + 1) * step, a0 + right * step
@@ -484,7 +485,7 @@ class _saturated_gen(stats.rv_continuous):
         parts = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", integrate.IntegrationWarning)
-            for x0, x1 in zip(edges[:-1], edges[1:]):
+            for x0, x1 in zip(edges[:-1], edges[1:], strict=True):
                 parts.append(integrate.quad(integrand, x0, x1, epsabs=0.0, epsrel=1e-12,
                                             limit=400)[0])
         return math.fsum(parts)

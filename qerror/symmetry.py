@@ -1,4 +1,4 @@
-r"""Symmetry and quantization bias :math:`\mathbb E[W - Q(W)]` (SymReg, supplement Section 2).
+r"""Symmetry and the quantization bias :math:`\mathbb E[W - Q(W)]` (SymReg, Section 2).
 
 The mean error of a uniform quantizer splits like the mean-square error: the part from
 values beyond the range (clipped to the outermost levels) and the part from values

@@ -76,7 +76,8 @@ class Law:
     """A law with F and M1 (first partial moment) in closed form, loc/scale applied."""
 
     def __init__(self, name, loc=0, scale=1, **shape):
-        self.name, self.loc, self.scale, self.shape = name, mp.mpf(loc), mp.mpf(scale), shape
+        self.name, self.shape = name, shape
+        self.loc, self.scale = mp.mpf(loc), mp.mpf(scale)
 
     def _FM(self, z):
         n = self.name
@@ -187,7 +188,10 @@ def _em_block_normal(law, a, bnd, step):
     total = mp.mpf(0)
     for j in range(1, 200):
         n = 2 * j - 2
-        he = lambda z: mp.hermite(n, z / mp.sqrt(2)) / mp.mpf(2) ** (mp.mpf(n) / 2)  # noqa: E731
+
+        def he(z, n=n):  # probabilists' Hermite from mpmath's physicists' H_n
+            return mp.hermite(n, z / mp.sqrt(2)) / mp.mpf(2) ** (mp.mpf(n) / 2)
+
         term = (mp.bernoulli(2 * j) / mp.factorial(2 * j) * dz ** (2 * j)
                 * (he(zb) * phi(zb) - he(za) * phi(za)))
         total += term
@@ -229,7 +233,8 @@ def bias_block(law, alpha, b, grid):
     D = 2 * alpha / N
     total = mp.mpf(0)
     # outer cells
-    for lo, hi, q in ((-mp.inf, -alpha + D, -alpha + D / 2), (alpha - D, mp.inf, alpha - D / 2)):
+    outer = ((-mp.inf, -alpha + D, -alpha + D / 2), (alpha - D, mp.inf, alpha - D / 2))
+    for lo, hi, q in outer:
         Fu, Mu = law.FM(lo)
         Fv, Mv = law.FM(hi)
         total += (Mv - Mu) - q * (Fv - Fu)
@@ -282,7 +287,7 @@ def saturated_moment(fn, base, gain, cells=None, power=2, center=None):
     for lo, hi, q in cells:
         xl, xh = x_of(lo), x_of(hi)
         if xl < xh:
-            total += _xquad(lambda x: f(x) * (s(g * x) - q) ** power, xl, xh, marks)
+            total += _xquad(lambda x, q=q: f(x) * (s(g * x) - q) ** power, xl, xh, marks)
     return total
 
 
@@ -306,7 +311,7 @@ def A_laplace(x):
     e = mp.exp(x) / 2
     lower = (e, (x - 1) * e, (x * x - 2 * x + 2) * e)
     total = (mp.mpf(1), mp.mpf(0), mp.mpf(2))
-    return tuple(t - l for t, l in zip(total, lower))
+    return tuple(t - w for t, w in zip(total, lower, strict=True))
 
 
 def mse_exact(Afun, alpha, b):
@@ -380,7 +385,11 @@ CURV_CASES = [("norm", b, a0) for b, a0 in ((2, 2.0), (3, 2.3), (4, 2.7), (6, 3.
 def clamped_kurtosis(name, d):
     f = base_pdf(name, 0, 1)
     d = mp.mpf(d)
-    F = (lambda x: Phi(x)) if name == "norm" else (lambda x: mp.exp(x) / 2 if x < 0 else 1 - mp.exp(-x) / 2)
+    def F(x):
+        if name == "norm":
+            return Phi(x)
+        return mp.exp(x) / 2 if x < 0 else 1 - mp.exp(-x) / 2
+
     atom = F(-d)  # symmetric: mean 0
     m2 = mp.quad(lambda x: f(x) * x**2, [-d, 0, d]) + 2 * atom * d**2
     m4 = mp.quad(lambda x: f(x) * x**4, [-d, 0, d]) + 2 * atom * d**4
@@ -408,7 +417,8 @@ def compute(dps):
         out["saturated"].append(dict(fn=fn, base=list(base), gain=gain, alpha=alpha, bits=b,
                                      grid="midrise", mse=mse, bias=bias))
     for name, d in KURT_CLAMP:
-        out["kurtosis_clamped"].append(dict(law=name, d=d, kurtosis=clamped_kurtosis(name, d)))
+        out["kurtosis_clamped"].append(dict(law=name, d=d,
+                                            kurtosis=clamped_kurtosis(name, d)))
     for fn, base, gain in KURT_SAT:
         m, v, k = saturated_kurtosis(fn, base, gain)
         out["kurtosis_saturated"].append(dict(fn=fn, base=list(base), gain=gain, mean=m,
@@ -426,15 +436,17 @@ def _self_tests():
     """Block methods vs direct sums (asserted), at DPS + 15."""
     mp.mp.dps = DPS + 15
     msgs = []
-    for name, loc, scale, alpha in (("norm", 0.2, 1.0, 4.0), ("norm", -0.05, 0.5, 3.0),
-                                    ("laplace", 0.25, 1.0, 8.0), ("laplace", -0.4, 2.0, 5.0)):
+    cases = (("norm", 0.2, 1.0, 4.0), ("norm", -0.05, 0.5, 3.0),
+             ("laplace", 0.25, 1.0, 8.0), ("laplace", -0.4, 2.0, 5.0))
+    for name, loc, scale, alpha in cases:
         law = Law(name, loc, scale)
         for b in (10, 12):
             x = bias_direct(law, mp.mpf(alpha), b, "midrise")
             y = bias_block(law, mp.mpf(alpha), b, "midrise")
             rel = abs(x - y) / abs(x)
             assert rel < mp.mpf(10) ** -(DPS - 5), (name, b, x, y)
-            msgs.append(f"{name} loc={loc} alpha={alpha} b={b}: block vs direct {mp.nstr(rel, 3)}")
+            msgs.append(f"{name} loc={loc} alpha={alpha} b={b}: block vs direct "
+                        f"{mp.nstr(rel, 3)}")
     return msgs
 
 
@@ -447,7 +459,7 @@ def _agree(a, b, path=""):
         for k in a:
             _agree(a[k], b[k], f"{path}.{k}")
     elif isinstance(a, list):
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
             _agree(x, y, f"{path}[{i}]")
     elif isinstance(a, mp.mpf):
         mp.mp.dps = DPS + 15
