@@ -434,12 +434,36 @@ class _SaturatedFamily:
 
 
 # ------------------------------------------------------------------ the law
+# The engine looks families up by scipy name (qerror._families.FAMILIES).  Every
+# saturated law is its own shape-free scipy family, registered under a unique name
+# while some scipy object of that family is alive (freezing creates new ones).
+_LIVE: dict = {}
+
+
+def _register(gen) -> None:
+    name = gen.name
+    if name not in FAMILIES:
+        FAMILIES[name] = _SaturatedFamily(name, gen._base, gen._sat, gen._gain,
+                                          (float(gen.a), float(gen.b)))
+    _LIVE[name] = _LIVE.get(name, 0) + 1
+    weakref.finalize(gen, _release, name)
+
+
+def _release(name: str) -> None:
+    _LIVE[name] -= 1
+    if _LIVE[name] == 0:
+        del _LIVE[name]
+        FAMILIES.pop(name, None)
+
+
 class _saturated_gen(stats.rv_continuous):
     """scipy family of Y = fn(gain * W) for one base law W (no shape parameters)."""
 
     def __init__(self, base=None, sat=None, gain=1.0, **kwds):
         self._base, self._sat, self._gain = base, sat, float(gain)
         super().__init__(**kwds)
+        if base is not None:
+            _register(self)
 
     def _updated_ctor_param(self):
         dct = super()._updated_ctor_param()
@@ -607,9 +631,4 @@ def saturate(dist, fn="tanh", *, gain=1.0, inverse=None, derivative=None):
         b = sat.bound if hi == np.inf else float(sat.fn(np.array([gain * hi]))[0])
     name = f"qerror_saturated_{sat.name}_{next(_SERIAL)}"
     gen = _saturated_gen(base=dist, sat=sat, gain=gain, a=a, b=b, name=name)
-    out = SaturatedDistribution(gen)
-    # the engine looks families up by scipy name (qerror._families.FAMILIES); the
-    # entry lives as long as the law's scipy family object
-    FAMILIES[name] = _SaturatedFamily(name, dist, sat, gain, (a, b))
-    weakref.finalize(out.dist, FAMILIES.pop, name, None)
-    return out
+    return SaturatedDistribution(gen)

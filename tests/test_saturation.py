@@ -130,7 +130,11 @@ def test_engine_uses_the_registered_family_and_forgets_it():
     assert isinstance(FAMILIES[name], _SaturatedFamily)
     assert isinstance(resolve(y).family, _SaturatedFamily)
     assert isinstance(resolve(qerror.clamp(y, 0.8)).family, _SaturatedFamily)
+    z = y.dist.freeze()  # another scipy object of the same family keeps the entry
     del y
+    gc.collect()
+    assert isinstance(resolve(z).family, _SaturatedFamily)
+    del z
     gc.collect()
     assert name not in FAMILIES
 
