@@ -49,7 +49,6 @@ from typing import Callable
 
 import numpy as np
 from scipy import integrate, special, stats
-from scipy.stats._distn_infrastructure import rv_continuous_frozen
 
 from ._families import FAMILIES
 from ._validation import check_positive_scalar
@@ -57,6 +56,8 @@ from ._validation import check_positive_scalar
 __all__ = ["saturate", "SaturatedDistribution", "SATURATING_FUNCTIONS"]
 
 _SERIAL = itertools.count()
+#: scipy's frozen-law class (public as the type of any frozen continuous law)
+rv_continuous_frozen = type(stats.norm())
 
 _LOG_2_SQRT_PI = math.log(2.0 / math.sqrt(math.pi))
 _HALF_PI = 0.5 * math.pi
