@@ -78,11 +78,15 @@ def _log_axes(ax, x=True, y=True, floor=None):
         m = v / 10 ** math.floor(math.log10(v) + 1e-12)
         return f"{v:g}" if round(m) in (2, 5) and abs(m - round(m)) < 1e-6 else ""
 
+    def every(v, _):
+        return f"{v:.2g}"
+
     if x:
         ax.set_xscale("log")
         lo, hi = ax.get_xlim()
         ax.xaxis.set_major_formatter(FuncFormatter(major))
-        ax.xaxis.set_minor_formatter(FuncFormatter(minor) if hi / lo < 200
+        ax.xaxis.set_minor_formatter(FuncFormatter(every) if hi / lo < 5 else
+                                     FuncFormatter(minor) if hi / lo < 200
                                      else NullFormatter())
     if y:
         ax.set_yscale("log")
