@@ -170,3 +170,151 @@ def test_bad_arguments(kwargs, exc, word):
 def test_bad_data(data, exc):
     with pytest.raises(exc, match="dist"):
         lloyd_max(data, 2)
+
+
+# ------------------------------------------------------------------ power-of-two grid
+from qerror.nonuniform import (  # noqa: E402
+    pow2_levels,
+    pow2_mse,
+    pow2_optimal_alpha,
+    pow2_quantize,
+)
+
+POW2_LAWS = [stats.norm(), stats.laplace(scale=0.7), stats.norm(loc=0.3, scale=2.0),
+             qerror.clamp(stats.norm(), 1.2), stats.t(6)]
+
+
+def test_pow2_levels_convention():
+    np.testing.assert_array_equal(pow2_levels(2.0, 3),
+                                  [-2, -1, -0.5, -0.25, 0.25, 0.5, 1, 2])
+    assert pow2_levels(1.0, 1).tolist() == [-1.0, 1.0]
+    assert 0.0 not in pow2_levels(1.0, 8) and pow2_levels(1.0, 8).size == 256
+
+
+def test_pow2_quantize_thresholds():
+    # thresholds 3/4 of each level (midpoints), 0 in the middle, clip to +-alpha
+    x = np.array([0.0, 1e-300, 0.374, 0.376, 0.74, 0.76, 3.0, -0.376, -3.0])
+    np.testing.assert_array_equal(pow2_quantize(x, 1.0, 2),
+                                  [-0.5, 0.5, 0.5, 0.5, 0.5, 1.0, 1.0, -0.5, -1.0])
+    assert pow2_quantize(0.8, 1.0, 3) == 1.0 and isinstance(pow2_quantize(0.8, 1.0, 3), float)
+
+
+def _pow2_quad(law, alpha, bits, atoms=()):
+    lv = pow2_levels(alpha, bits)
+    t = 0.5 * (lv[1:] + lv[:-1])
+    t[t.size // 2] = 0.0
+    edges = np.concatenate(([-np.inf], t, [np.inf]))
+    base = law.base if isinstance(law, qerror.ClampedDistribution) else law
+    lo, hi = law.support()
+    tot = 0.0
+    for a, b, y in zip(edges[:-1], edges[1:], lv, strict=True):
+        a, b = max(a, lo), min(b, hi)
+        if a < b:
+            tot += integrate.quad(lambda x, y=y: base.pdf(x) * (x - y) ** 2, a, b,
+                                  epsabs=0, epsrel=1e-12, limit=200)[0]
+    for x, m in atoms:
+        tot += m * (x - pow2_quantize(x, alpha, bits)) ** 2
+    return tot
+
+
+@pytest.mark.parametrize("law", POW2_LAWS, ids=lambda d: repr(d)[:30])
+@pytest.mark.parametrize("bits", [1, 3, 6])
+def test_pow2_exact_vs_quadrature(law, bits):
+    atoms = law.atoms if isinstance(law, qerror.ClampedDistribution) else ()
+    for alpha in (0.4, 1.7):
+        assert pow2_mse(law, alpha, bits) == pytest.approx(
+            _pow2_quad(law, alpha, bits, atoms), rel=1e-9, abs=1e-15)
+
+
+@pytest.mark.parametrize("law", POW2_LAWS[:4], ids=lambda d: repr(d)[:30])
+def test_pow2_exact_vs_monte_carlo(law):
+    rng = np.random.default_rng(11)
+    x = law.rvs(size=1_000_000, random_state=rng)
+    e = (x - pow2_quantize(x, 1.3, 4)) ** 2
+    se = e.std() / np.sqrt(e.size)
+    assert abs(pow2_mse(law, 1.3, 4) - e.mean()) < 5 * se
+    assert pow2_mse(x, 1.3, 4) == pytest.approx(e.mean(), rel=1e-12)
+
+
+def test_pow2_parts_split():
+    t, r = pow2_mse(stats.norm(), 1.5, 3, parts=True)
+    assert t == pytest.approx(2 * (stats.norm.expect(lambda x: (x - 1.5) ** 2, lb=1.5)),
+                              rel=1e-9)
+    assert t + r == pytest.approx(pow2_mse(stats.norm(), 1.5, 3), rel=1e-14)
+    # ACIQ truncation is the same (outermost level is alpha)
+    ta, _ = pow2_mse(stats.norm(), 1.5, 3, model="aciq", parts=True)
+    assert ta == pytest.approx(t, rel=1e-14)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 3, 5])
+def test_pow2_aciq_exact_for_flat_density(bits):
+    """The ACIQ-style rounding term assumes a flat density per cell: exact for uniform."""
+    law = stats.uniform(-1, 2)
+    for alpha in (0.3, 0.9):
+        assert pow2_mse(law, alpha, bits, model="aciq") == pytest.approx(
+            pow2_mse(law, alpha, bits), rel=1e-12)
+
+
+def test_pow2_aciq_pinned_kappas():
+    """kappa: 1/48 outer, 1/16 inner, 1/4 innermost (uniform on [-1, 1], alpha = 1)."""
+    # b = 2: cells [3/4, 1] (level 1) and [0, 3/4] (level 1/2): innermost kappa 1/4 over
+    # the cell [0, 3/2 * 1/2]
+    e = 2 * (0.125 * 1 / 48 + 0.375 * 0.25 * 0.25)
+    assert pow2_mse(stats.uniform(-1, 2), 1.0, 2, model="aciq") == pytest.approx(e, rel=1e-14)
+    # b = 3: levels 1, 1/2, 1/4, 1/8; middle cells [3/8, 3/4], [3/16, 3/8] (kappa 1/16)
+    e = 2 * (0.125 / 48 + 0.1875 * 0.25 / 16 + 0.09375 * 0.0625 / 16
+             + 0.09375 * 0.015625 / 4)
+    assert pow2_mse(stats.uniform(-1, 2), 1.0, 3, model="aciq") == pytest.approx(e, rel=1e-14)
+
+
+def test_pow2_aciq_close_to_exact_gaussian():
+    # the flat-density assumption is worst in the outer cell [3/4 alpha, alpha]: measured
+    # ratios 1.0005 (alpha = 1), 1.06 (alpha = 2), 1.3 (alpha = 3) for 3..6 bits
+    for bits in (3, 4, 6):
+        for alpha, rel in ((1.0, 1e-3), (2.0, 0.08)):
+            e, ea = (pow2_mse(stats.norm(), alpha, bits, model=m) for m in ("exact", "aciq"))
+            assert ea == pytest.approx(e, rel=rel)
+
+
+def test_pow2_broadcast_alpha():
+    out = pow2_mse(stats.norm(), [[0.5, 1.0, 2.0]], 3)
+    assert out.shape == (1, 3)
+    assert out[0, 1] == pow2_mse(stats.norm(), 1.0, 3)
+
+
+@pytest.mark.parametrize("bits", [1, 3])
+@pytest.mark.parametrize("model", ["exact", "aciq"])
+def test_pow2_optimal_alpha(bits, model):
+    law = stats.norm()
+    r = pow2_optimal_alpha(law, bits, model=model)
+    assert r.success and r.grid == "pow2" and r.model == model
+    fine = np.linspace(0.5 * r.alpha, 1.5 * r.alpha, 401)
+    vals = pow2_mse(law, fine, bits, model=model)
+    assert r.mse <= vals.min() * (1 + 1e-12)
+    assert r.mse == pytest.approx(r.truncation + r.rounding, rel=1e-14)
+    h = 1e-4 * r.alpha  # stationary: centred difference ~ 0
+    d = (pow2_mse(law, r.alpha + h, bits, model=model)
+         - pow2_mse(law, r.alpha - h, bits, model=model)) / (2 * h)
+    assert abs(d) < 1e-5
+
+
+def test_pow2_one_bit_optimum_is_mean_abs():
+    # b = 1: levels +-alpha, thresholds 0: the optimum is alpha = E|W| (exact model)
+    assert pow2_optimal_alpha(stats.norm(), 1).alpha == pytest.approx(np.sqrt(2 / np.pi),
+                                                                      rel=1e-8)
+    x = np.random.default_rng(5).laplace(size=2001)
+    assert pow2_optimal_alpha(x, 1).alpha == pytest.approx(np.abs(x).mean(), rel=1e-8)
+
+
+@pytest.mark.parametrize("call,exc,word", [
+    (lambda: pow2_mse(stats.norm(), 0.0, 3), ValueError, "alpha"),
+    (lambda: pow2_mse(stats.norm(), 1.0, 11), ValueError, "bits"),
+    (lambda: pow2_mse(stats.norm(), 1.0, 3, model="x"), ValueError, "model"),
+    (lambda: pow2_mse([1.0, 2.0], 1.0, 3, model="aciq"), ValueError, "model"),
+    (lambda: pow2_mse("abc", 1.0, 3), TypeError, "dist"),
+    (lambda: pow2_levels(-1.0, 3), ValueError, "alpha"),
+    (lambda: pow2_optimal_alpha(stats.norm(), 3, scan_points=2), ValueError, "scan_points"),
+])
+def test_pow2_bad_input(call, exc, word):
+    with pytest.raises(exc, match=word):
+        call()
