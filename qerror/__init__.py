@@ -1,46 +1,62 @@
 """qerror: the mathematics of uniform-quantization error.
 
 Exact and ACIQ-model mean-square error of a b-bit uniform quantizer clipping at
-[-alpha, alpha], for scipy.stats laws, clamped laws and data arrays, and the clipping
-boundary that minimises it.  Conventions: ``docs/conventions.md``.
+[-alpha, alpha], for scipy.stats laws, clamped and saturated laws and data arrays, and
+the clipping boundary that minimises it.  Conventions: ``docs/conventions.md``.
 
-``import qerror`` loads neither sympy nor matplotlib; :mod:`qerror.symbolic` and
-:mod:`qerror.plotting` import them on first use.
+Public names are loaded on first use (PEP 562), so ``import qerror`` costs little and
+loads neither scipy.stats, sympy nor matplotlib; :mod:`qerror.symbolic` and
+:mod:`qerror.plotting` import sympy and matplotlib when they are used.
 """
 
 from __future__ import annotations
 
 import importlib
 
-from ._result import OptimalAlpha
-from .distributions import ClampedDistribution, clamp
-from .empirical import empirical_error_parts, optimal_alpha_data
-from .error import clamping_gain, error_parts, mse, rounding_error, truncation_error
-from .optimal import optimal_alpha, optimal_alpha_table
-from .quantizer import quantize
-
 __version__ = "0.1.0"
 
-__all__ = [
-    "ClampedDistribution",
-    "OptimalAlpha",
-    "clamp",
-    "clamping_gain",
-    "empirical_error_parts",
-    "error_parts",
-    "mse",
-    "optimal_alpha",
-    "optimal_alpha_table",
-    "optimal_alpha_data",
-    "quantize",
-    "rounding_error",
-    "truncation_error",
-]
+#: public name -> submodule that defines it
+_EXPORTS = {
+    "ClampedDistribution": "distributions",
+    "clamp": "distributions",
+    "OptimalAlpha": "_result",
+    "quantize": "quantizer",
+    "mse": "error",
+    "error_parts": "error",
+    "truncation_error": "error",
+    "rounding_error": "error",
+    "clamping_gain": "error",
+    "optimal_alpha": "optimal",
+    "optimal_alpha_table": "optimal",
+    "empirical_error_parts": "empirical",
+    "optimal_alpha_data": "empirical",
+    "bias": "symmetry",
+    "bias_variance": "symmetry",
+    "SaturatedDistribution": "saturation",
+    "saturate": "saturation",
+    "StepRobustness": "robustness",
+    "StepSensitivity": "robustness",
+    "kurtosis": "robustness",
+    "step_robustness": "robustness",
+    "step_sensitivity": "robustness",
+}
 
-_LAZY_SUBMODULES = ("symbolic", "plotting")
+__all__ = sorted(_EXPORTS)
+
+_LAZY_SUBMODULES = ("symbolic", "plotting", "empirical", "montecarlo", "proofs",
+                    "robustness", "saturation", "symmetry", "optimal", "error",
+                    "distributions", "quantizer")
 
 
 def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f"qerror.{_EXPORTS[name]}"), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"qerror.{name}")
     raise AttributeError(f"module 'qerror' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -562,9 +562,11 @@ class GenericFamily:
         self.name = rv.name
         lo, hi = rv.support(*self.shapes)
         self.support = (float(lo), float(hi))
-        # kinks: the location point (cusps of symmetric families) and finite support ends
-        pts = [0.0] + [p for p in self.support if np.isfinite(p)]
-        self.kinks = tuple(sorted(set(pts)))
+        # kinks: finite support ends (always split there); the location point is a
+        # suspect (cusps of symmetric families) for the Euler-Maclaurin path, while the
+        # direct path finds a cusp by the GL10/GL20 disagreement of its cell
+        self.kinks = tuple(sorted(p for p in self.support if np.isfinite(p)))
+        self.suspects = tuple(sorted(set(self.kinks) | {0.0}))
         var = rv.stats(*self.shapes, moments="v")
         self.infinite_variance = not np.isfinite(float(var))
         self._median = float(rv.median(*self.shapes))
@@ -651,9 +653,9 @@ class GenericFamily:
             out[idx] = self._cells_one(float(a0[idx]), float(step[idx]), float(n[idx]))
         return out
 
-    def _kink_cells(self, a0, step, n):
+    def _kink_cells(self, a0, step, n, points=None):
         ks = set()
-        for p in self.kinks:
+        for p in self.kinks if points is None else points:
             k = math.floor((p - a0) / step)
             for j in (k - 1, k, k + 1):
                 if 0 <= j < n:
@@ -681,6 +683,7 @@ class GenericFamily:
                 hi[j] = self._cell_quad(a0, step, j)
             return math.fsum(hi)
         # Euler-Maclaurin over the smooth stretches between kink cells
+        kink_cells = self._kink_cells(a0, step, n, self.suspects)
         total = 0.0
         edges = [-1] + kink_cells + [int(n)]
         for j in kink_cells:
