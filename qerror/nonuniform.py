@@ -352,9 +352,10 @@ def _lloyd_max_data(x, bits, tol, max_iter) -> LloydMaxResult:
     if v.size <= _DP_MAX_N:
         starts = _kmeans_dp(vs, w, k)
         levels = mu + sd * _levels_from_starts(vs, w, starts)
-        return LloydMaxResult(levels, 0.5 * (levels[:-1] + levels[1:]), _data_mse(x, levels),
-                              k, True, f"exact 1-D k-means by dynamic programming over "
-                              f"{v.size} distinct values: the global optimum", True, "dp", bits)
+        msg = (f"exact 1-D k-means by dynamic programming over {v.size} distinct values: "
+               "the global optimum")
+        return LloydMaxResult(levels, 0.5 * (levels[:-1] + levels[1:]),
+                              _data_mse(x, levels), k, True, msg, True, "dp", bits)
     # large n: exact DP on contiguous groups of near-equal weight, then Lloyd on the data
     edges = np.searchsorted(np.cumsum(w), np.linspace(0, w.sum(), _DP_MAX_N + 1)[1:-1])
     edges = np.unique(np.concatenate(([0], edges, [v.size])))
@@ -378,15 +379,16 @@ def _lloyd_max_data(x, bits, tol, max_iter) -> LloydMaxResult:
             break
         y = yn
     levels = mu + sd * y
-    msg = (f"{v.size} distinct values > {_DP_MAX_N}: exact DP on {gw.size} weighted groups, "
-           f"then {it} Lloyd iterations on the data "
+    msg = (f"{v.size} distinct values > {_DP_MAX_N}: exact DP on {gw.size} weighted "
+           f"groups, then {it} Lloyd iterations on the data "
            f"({'converged' if converged else 'not converged'}); a local optimum, global "
            "optimality not certified")
     return LloydMaxResult(levels, 0.5 * (levels[:-1] + levels[1:]), _data_mse(x, levels),
                           it, converged, msg, False, "binned-dp+lloyd", bits)
 
 
-def lloyd_max(dist_or_data, bits, *, tol: float = 1e-12, max_iter: int = 500) -> LloydMaxResult:
+def lloyd_max(dist_or_data, bits, *, tol: float = 1e-12,
+              max_iter: int = 500) -> LloydMaxResult:
     r"""Minimum-MSE (Lloyd-Max) quantizer with :math:`N = 2^b` levels.
 
     Minimises
@@ -452,8 +454,8 @@ def lloyd_max(dist_or_data, bits, *, tol: float = 1e-12, max_iter: int = 500) ->
     if is_law(dist_or_data):
         return _lloyd_max_law(dist_or_data, bits, tol, max_iter)
     if isinstance(dist_or_data, (str, bytes, dict)):
-        raise TypeError("dist_or_data must be a scipy.stats frozen law, a clamped law or an "
-                        f"array of real numbers, got {type(dist_or_data).__name__}")
+        raise TypeError("dist_or_data must be a scipy.stats frozen law, a clamped law or "
+                        f"an array of real numbers, got {type(dist_or_data).__name__}")
     return _lloyd_max_data(_check_data(dist_or_data), bits, tol, max_iter)
 
 
@@ -504,7 +506,8 @@ def pow2_quantize(x: ArrayLike, alpha: float, bits: int):
     try:
         xa = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"x must be an array of real numbers, got {type(x).__name__}") from None
+        raise TypeError(
+            f"x must be an array of real numbers, got {type(x).__name__}") from None
     t = 0.5 * (levels[:-1] + levels[1:])
     t[t.size // 2] = 0.0
     out = levels[np.searchsorted(t, xa, side="left")]
@@ -595,7 +598,8 @@ def _resolve_any(dist):
     return _check_data(dist)
 
 
-def pow2_mse(dist, alpha: ArrayLike, bits: int, *, model: str = "exact", parts: bool = False):
+def pow2_mse(dist, alpha: ArrayLike, bits: int, *, model: str = "exact",
+             parts: bool = False):
     r"""Mean-square error of the power-of-two grid clipping at :math:`\pm\alpha`.
 
     ``model="exact"``: :math:`E(\alpha) = \mathbb E[(W - Q(W))^2]` with :math:`Q` the
@@ -699,7 +703,8 @@ def pow2_optimal_alpha(dist, bits: int, *, model: str = "exact",
     """
     model = check_model(model)
     bits = _check_bits(bits, _POW2_MAX_BITS)
-    if isinstance(scan_points, (bool, np.bool_)) or not isinstance(scan_points, numbers.Integral):
+    if isinstance(scan_points, (bool, np.bool_)) or not isinstance(scan_points,
+                                                                   numbers.Integral):
         raise TypeError(f"scan_points must be an integer, got {scan_points!r}")
     if scan_points < 8:
         raise ValueError(f"scan_points must be >= 8, got {scan_points}")
@@ -728,7 +733,8 @@ def pow2_optimal_alpha(dist, bits: int, *, model: str = "exact",
     cands = np.flatnonzero((vals[1:-1] <= vals[:-2]) & (vals[1:-1] <= vals[2:])) + 1
     best_a, best_v = float(grid[np.argmin(vals)]), float(vals.min())
     for i in cands:
-        res = optimize.minimize_scalar(f, bounds=(grid[i - 1], grid[i + 1]), method="bounded",
+        res = optimize.minimize_scalar(f, bounds=(grid[i - 1], grid[i + 1]),
+                                       method="bounded",
                                        options={"xatol": 1e-10 * grid[i], "maxiter": 200})
         if res.fun < best_v:
             best_a, best_v = float(res.x), float(res.fun)
@@ -736,6 +742,7 @@ def pow2_optimal_alpha(dist, bits: int, *, model: str = "exact",
     tr, ro = _pow2_parts(obj, best_a, bits, model)
     msg = (f"scanned {scan_points} alphas in [{grid[0]:.3g}, {grid[-1]:.3g}], refined "
            f"{cands.size} local minima by bounded Brent; "
-           + ("best is interior" if interior else "best is at the scan edge: not a minimum"))
+           + ("best is interior" if interior
+              else "best is at the scan edge: not a minimum"))
     return OptimalAlpha(best_a, tr + ro, tr, ro, bits, model, "pow2", bool(interior), msg,
                         nfev[0], "scan+brent")

@@ -13,7 +13,8 @@ from scipy import integrate, stats
 import qerror
 from qerror.nonuniform import lloyd_max
 
-REF = json.loads((Path(__file__).parent / "reference" / "lloyd_max_reference.json").read_text())
+REF_PATH = Path(__file__).parent / "reference" / "lloyd_max_reference.json"
+REF = json.loads(REF_PATH.read_text())
 
 #: accuracy reached against the mpmath references (measured ~1e-15; asked 1e-9)
 RTOL_REF = 1e-9
@@ -42,7 +43,8 @@ def test_gaussian_max_table(n):
 
 def test_gaussian_closed_form_one_bit():
     r = lloyd_max(stats.norm(), 1)
-    np.testing.assert_allclose(r.levels, [-np.sqrt(2 / np.pi), np.sqrt(2 / np.pi)], rtol=1e-14)
+    c = np.sqrt(2 / np.pi)
+    np.testing.assert_allclose(r.levels, [-c, c], rtol=1e-14)
     assert r.mse == pytest.approx(1 - 2 / np.pi, rel=1e-14)
     np.testing.assert_allclose(r.thresholds, [0.0], atol=1e-14)
 
@@ -79,7 +81,7 @@ def _max_conditions_quad(dist, levels, base, atoms=()):
     t = np.concatenate(([-np.inf], 0.5 * (levels[1:] + levels[:-1]), [np.inf]))
     lo, hi = dist.support()
     cents = []
-    for a, b in zip(t[:-1], t[1:]):
+    for a, b in zip(t[:-1], t[1:], strict=True):
         a, b = max(a, lo), min(b, hi)
         m0 = integrate.quad(base.pdf, a, b, epsabs=0, epsrel=1e-12)[0] if a < b else 0.0
         m1 = integrate.quad(lambda x: x * base.pdf(x), a, b, epsabs=0,
@@ -109,7 +111,8 @@ def test_generic_family_max_conditions():
     law = stats.t(5)
     r = lloyd_max(law, 1)
     assert r.success and not r.is_global
-    np.testing.assert_allclose(_max_conditions_quad(law, r.levels, law), r.levels, atol=1e-9)
+    cents = _max_conditions_quad(law, r.levels, law)
+    np.testing.assert_allclose(cents, r.levels, atol=1e-9)
     # 1 bit, symmetric: levels +-E|T|
     assert r.levels[1] == pytest.approx(law.expect(abs), rel=1e-8)
 
@@ -196,7 +199,8 @@ def test_pow2_quantize_thresholds():
     x = np.array([0.0, 1e-300, 0.374, 0.376, 0.74, 0.76, 3.0, -0.376, -3.0])
     np.testing.assert_array_equal(pow2_quantize(x, 1.0, 2),
                                   [-0.5, 0.5, 0.5, 0.5, 0.5, 1.0, 1.0, -0.5, -1.0])
-    assert pow2_quantize(0.8, 1.0, 3) == 1.0 and isinstance(pow2_quantize(0.8, 1.0, 3), float)
+    q = pow2_quantize(0.8, 1.0, 3)
+    assert q == 1.0 and isinstance(q, float)
 
 
 def _pow2_quad(law, alpha, bits, atoms=()):
@@ -260,11 +264,12 @@ def test_pow2_aciq_pinned_kappas():
     # b = 2: cells [3/4, 1] (level 1) and [0, 3/4] (level 1/2): innermost kappa 1/4 over
     # the cell [0, 3/2 * 1/2]
     e = 2 * (0.125 * 1 / 48 + 0.375 * 0.25 * 0.25)
-    assert pow2_mse(stats.uniform(-1, 2), 1.0, 2, model="aciq") == pytest.approx(e, rel=1e-14)
+    u = stats.uniform(-1, 2)
+    assert pow2_mse(u, 1.0, 2, model="aciq") == pytest.approx(e, rel=1e-14)
     # b = 3: levels 1, 1/2, 1/4, 1/8; middle cells [3/8, 3/4], [3/16, 3/8] (kappa 1/16)
     e = 2 * (0.125 / 48 + 0.1875 * 0.25 / 16 + 0.09375 * 0.0625 / 16
              + 0.09375 * 0.015625 / 4)
-    assert pow2_mse(stats.uniform(-1, 2), 1.0, 3, model="aciq") == pytest.approx(e, rel=1e-14)
+    assert pow2_mse(u, 1.0, 3, model="aciq") == pytest.approx(e, rel=1e-14)
 
 
 def test_pow2_aciq_close_to_exact_gaussian():
@@ -272,7 +277,8 @@ def test_pow2_aciq_close_to_exact_gaussian():
     # ratios 1.0005 (alpha = 1), 1.06 (alpha = 2), 1.3 (alpha = 3) for 3..6 bits
     for bits in (3, 4, 6):
         for alpha, rel in ((1.0, 1e-3), (2.0, 0.08)):
-            e, ea = (pow2_mse(stats.norm(), alpha, bits, model=m) for m in ("exact", "aciq"))
+            e, ea = (pow2_mse(stats.norm(), alpha, bits, model=m)
+                     for m in ("exact", "aciq"))
             assert ea == pytest.approx(e, rel=rel)
 
 
