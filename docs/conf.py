@@ -66,6 +66,7 @@ myst_heading_anchors = 3
 
 # myst-nb: execute every notebook on every build; an error fails the build
 nb_execution_mode = "off" if os.environ.get("QERROR_NB_EXECUTE") == "off" else "force"
+suppress_warnings = ["myst-nb.lexer"] if nb_execution_mode == "off" else []
 nb_execution_timeout = 300
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
