@@ -107,6 +107,33 @@ def test_clamped_law_max_conditions():
     assert r.mse == pytest.approx(mc, rel=0.02)
 
 
+@pytest.mark.parametrize("bits", [1, 3, 6])
+def test_uniform_law_gives_uniform_grid(bits):
+    """For a uniform law the Lloyd-Max quantizer is the midrise grid: MSE = Delta^2/12."""
+    r = lloyd_max(stats.uniform(-1, 2), bits)
+    step = 2.0 / 2**bits
+    np.testing.assert_allclose(r.levels, -1 + (np.arange(2**bits) + 0.5) * step, atol=1e-14)
+    assert r.mse == pytest.approx(step**2 / 12, rel=1e-12)
+
+
+def test_asymmetric_clamped_law_max_conditions():
+    w = qerror.clamp(stats.laplace(loc=0.5), 1.0)  # atoms 0.11 at -1 and 0.30 at +1
+    r = lloyd_max(w, 3)
+    assert r.success and not r.is_global
+    cents = _max_conditions_quad(w, r.levels, stats.laplace(loc=0.5), w.atoms)
+    np.testing.assert_allclose(cents, r.levels, atol=1e-9)
+
+
+@pytest.mark.parametrize("d", [0.3, 3.0])
+@pytest.mark.parametrize("bits", [2, 8])
+def test_clamped_law_converges(d, bits):
+    r = lloyd_max(qerror.clamp(stats.norm(), d), bits)
+    assert r.success and r.iterations < 20
+    assert r.levels[0] >= -d - 1e-12 and r.levels[-1] <= d + 1e-12
+    # never worse than the midrise grid clipping at d
+    assert r.mse <= qerror.mse(qerror.clamp(stats.norm(), d), d, bits) * (1 + 1e-12)
+
+
 def test_generic_family_max_conditions():
     law = stats.t(5)
     r = lloyd_max(law, 1)
