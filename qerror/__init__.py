@@ -37,6 +37,10 @@ _EXPORTS = {
     "StepRobustness": "robustness",
     "StepSensitivity": "robustness",
     "kurtosis": "robustness",
+    "LloydMaxResult": "nonuniform",
+    "lloyd_max": "nonuniform",
+    "MonteCarloMSE": "montecarlo",
+    "simulate_mse": "montecarlo",
     "step_robustness": "robustness",
     "step_sensitivity": "robustness",
 }
@@ -45,7 +49,7 @@ __all__ = sorted(_EXPORTS)
 
 _LAZY_SUBMODULES = ("symbolic", "plotting", "empirical", "montecarlo", "proofs",
                     "robustness", "saturation", "symmetry", "optimal", "error",
-                    "distributions", "quantizer")
+                    "distributions", "quantizer", "nonuniform")
 
 
 def __getattr__(name):
