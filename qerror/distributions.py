@@ -115,9 +115,12 @@ def clamp(dist, d) -> ClampedDistribution:
     """
     d = check_positive_scalar(d, "d")
     if isinstance(dist, ClampedDistribution):
-        return ClampedDistribution(dist.base, min(d, dist.d))
-    _check_scipy_law(dist)
-    return ClampedDistribution(dist, d)
+        out = ClampedDistribution(dist.base, min(d, dist.d))
+    else:
+        _check_scipy_law(dist)
+        out = ClampedDistribution(dist, d)
+    resolve(out)  # checks the parameters and d against the scale
+    return out
 
 
 def _check_scipy_law(dist):
@@ -167,6 +170,10 @@ def _resolve_scipy(dist):
     if not (np.isfinite(loc) and np.isfinite(scale) and scale > 0):
         raise ValueError(f"dist must have finite loc and scale > 0, got loc={loc}, "
                          f"scale={scale}")
+    if not _MIN_SCALE <= scale <= _MAX_SCALE:
+        raise ValueError(f"dist must have a scale in [{_MIN_SCALE:g}, {_MAX_SCALE:g}] "
+                         f"(squared errors must stay normal double-precision numbers), "
+                         f"got scale={scale:g}; rescale the law")
     shapes = tuple(float(s) for s in shapes)
     if shapes and not rv._argcheck(*shapes):
         raise ValueError(f"invalid shape parameters {shapes} for {rv.name}")
@@ -178,6 +185,17 @@ def _resolve_scipy(dist):
     return fam, loc, scale, float(lo), float(hi)
 
 
+#: scales (and clamp bounds in scale units) outside this range over- or underflow the
+#: squared errors (down to 4^-64 scale^2) and the solvers' brackets
+_MIN_SCALE, _MAX_SCALE = 1e-100, 1e100
+
+
+def _check_clamp_bound(d: float, scale: float) -> None:
+    if not _MIN_SCALE <= d / scale <= _MAX_SCALE:
+        raise ValueError(f"d must be within [{_MIN_SCALE:g}, {_MAX_SCALE:g}] times the "
+                         f"scale of dist, got d={d:g} for scale={scale:g}")
+
+
 def resolve(dist) -> Law:
     """Turn a user-facing distribution into a :class:`Law`; TypeError otherwise."""
     if isinstance(dist, Law):
@@ -185,6 +203,7 @@ def resolve(dist) -> Law:
     if isinstance(dist, ClampedDistribution):
         fam, loc, scale, lo, hi = _resolve_scipy(dist.base)
         d = dist.d
+        _check_clamp_bound(d, scale)
         lower = max(lo, (-d - loc) / scale)
         upper = min(hi, (d - loc) / scale)
         lower = min(lower, upper)
