@@ -205,6 +205,21 @@ def _prepare(dist, alpha, bits, model, grid):
     return model, grid, a, b
 
 
+def _overflow_error(alpha) -> ValueError:
+    return ValueError(
+        f"alpha={alpha:g} is too far from the scale of dist: the error over- or "
+        f"underflows double precision there (keep alpha within about 1e-100 to 1e100 "
+        f"times the scale)")
+
+
+def _no_nan(values: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """NaN guard: for checked arguments a NaN only comes from over- or underflow."""
+    bad = np.isnan(values)
+    if bad.any():
+        raise _overflow_error(float(np.broadcast_to(alpha, bad.shape)[bad].flat[0]))
+    return values
+
+
 def _parts_public(dist, alpha, bits, model, grid):
     """Validate, dispatch (law or data) and return (trunc, rnd) arrays of the bcast shape."""
     model, grid, a, b = _prepare(dist, alpha, bits, model, grid)
@@ -213,9 +228,13 @@ def _parts_public(dist, alpha, bits, model, grid):
         law = resolve(dist)
         if a.size == 0:
             return np.zeros(shape), np.zeros(shape)
-        t, r = _error_parts(law, np.asarray(a.ravel(), dtype=np.float64), b.ravel(), model,
-                            grid)
-        return t.reshape(shape), r.reshape(shape)
+        a1 = np.asarray(a.ravel(), dtype=np.float64)
+        try:
+            t, r = _error_parts(law, a1, b.ravel(), model, grid)
+        except (OverflowError, ZeroDivisionError):  # scalar math of the quadrature path
+            raise _overflow_error(float(np.max(a1) if np.max(a1) > 1 else np.min(a1))) \
+                from None
+        return _no_nan(t, a1).reshape(shape), _no_nan(r, a1).reshape(shape)
     from . import empirical  # data arrays: the empirical distribution
 
     t, r = empirical.empirical_error_parts(dist, a, b, model=model, grid=grid)
@@ -400,7 +419,7 @@ def clamping_gain(dist, d, alpha: ArrayLike, bits: ArrayLike, *, model: str = "e
     True
     """
     from ._validation import check_positive_scalar
-    from .distributions import ClampedDistribution
+    from .distributions import ClampedDistribution, _check_clamp_bound
 
     if isinstance(dist, ClampedDistribution) or not is_law(dist):
         raise TypeError("dist must be a frozen scipy.stats continuous distribution (the "
@@ -408,6 +427,7 @@ def clamping_gain(dist, d, alpha: ArrayLike, bits: ArrayLike, *, model: str = "e
     d = check_positive_scalar(d, "d")
     model, grid, a, b = _prepare(dist, alpha, bits, model, grid)
     law = resolve(dist)
+    _check_clamp_bound(d, law.scale)
     shape = a.shape
     a1, b1 = a.ravel().astype(np.float64), b.ravel()
     total = np.zeros(a1.shape)
@@ -425,7 +445,7 @@ def clamping_gain(dist, d, alpha: ArrayLike, bits: ArrayLike, *, model: str = "e
             geo = grid_geometry(a1, b1, grid)
             err = (xs - np.clip(xs, geo.lo, geo.hi)) ** 2
         total += t + r - mass * err
-    return scalar_or_array(total.reshape(shape))
+    return scalar_or_array(_no_nan(total, a1).reshape(shape))
 
 
 def _clamped_moment(cd, k: int) -> float:
