@@ -298,6 +298,11 @@ def optimal_alpha(dist, bits: ArrayLike, *, model: str = "exact", grid: str = "m
         raise ValueError("axis applies to data arrays only, not to distributions")
     b = check_bits(bits, grid)
     law = resolve(dist)
+    if law.family.infinite_variance and not (np.isfinite(law.lower)
+                                             and np.isfinite(law.upper)):
+        # the clipped tail's error is infinite for every alpha: nothing to minimise
+        raise ValueError("dist has infinite variance, so its quantization error is "
+                         "infinite for every alpha; clamp it first (qerror.clamp)")
     if b.ndim == 0:
         return _solve_one(law, int(b), model, grid)
     results = [_solve_one(law, int(bi), model, grid) for bi in b.ravel()]
@@ -342,6 +347,9 @@ def optimal_alpha_table(dists, bits=range(1, 9), *, models=("aciq", "exact"),
         ``penalty_aciq_in_exact``: the exact-model MSE at the ACIQ alpha divided by the
         exact optimum.
     """
+    if not hasattr(dists, "items"):
+        raise TypeError("dists must be a dict of {name: distribution}, got "
+                        f"{type(dists).__name__}")
     rows = []
     for name, dist in dists.items():
         for b in bits:
