@@ -54,7 +54,10 @@ def check_alpha(alpha, name: str = "alpha") -> np.ndarray:
     if isinstance(alpha, (bool, np.bool_)):
         raise TypeError(f"{name} must be a positive real number, got a bool")
     try:
-        arr = np.asarray(alpha, dtype=np.float64)
+        raw = np.asarray(alpha)
+        if raw.dtype.kind not in "iuf":  # strings, bytes, None, objects, complex, bool
+            raise TypeError
+        arr = raw.astype(np.float64)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a positive real number or array, got {alpha!r}") from None
     if arr.size and not (arr.min() > 0 and arr.max() < np.inf):  # NaN fails too
