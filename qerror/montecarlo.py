@@ -170,11 +170,18 @@ class _Moments:
         self.m2 = np.zeros(k)
 
     def add(self, j: int, nb: int, mb: float, m2b: float) -> None:
+        if not (math.isfinite(mb) and math.isfinite(self.mean[j])):
+            # squared errors that overflow: the mean is inf, and so is its spread
+            self.mean[j] = self.m2[j] = math.inf
+            return
         na = self.n
+        if na == 0:
+            self.mean[j], self.m2[j] = mb, m2b
+            return
         n = na + nb
         delta = mb - self.mean[j]
         self.mean[j] += delta * nb / n
-        self.m2[j] += m2b + delta * delta * na * nb / n
+        self.m2[j] += m2b + delta * delta * (na * nb / n)
 
     @staticmethod
     def chunk(v: np.ndarray):
@@ -184,6 +191,8 @@ class _Moments:
         plain loop on a machine whose cores are busy.
         """
         m = float(v.mean())
+        if not math.isfinite(m):
+            return math.inf, math.inf
         d = v - m
         d *= d
         return m, float(d.sum())
@@ -295,29 +304,30 @@ def simulate_mse(dist, alpha: ArrayLike, bits: ArrayLike, *, n: int = 1_000_000,
                 e = x - quantize(x, a1[j], b1[j], grid=grid)
             else:
                 e = x - np.clip(x, lo[j], hi[j])
-            e *= e
-            outside = (x < lo[j]) | (x > hi[j])
-            et = np.where(outside, e, 0.0)
-            for acc, v in ((total, e), (trunc, et)):
-                mb, m2b = _Moments.chunk(v)
-                acc.add(j, m, mb, m2b)
-            if model == "exact":
-                er = e - et
-                mb, m2b = _Moments.chunk(er)
-                rnd.add(j, m, mb, m2b)
+            with np.errstate(over="ignore"):  # an overflowing square is inf, and reported
+                e *= e
+                outside = (x < lo[j]) | (x > hi[j])
+                series = [(total, e), (trunc, np.where(outside, e, 0.0))]
+                if model == "exact":
+                    series.append((rnd, np.where(outside, 0.0, e)))
+                for acc, v in series:
+                    mb, m2b = _Moments.chunk(v)
+                    acc.add(j, m, mb, m2b)
         done += m
         for acc in (total, trunc, rnd):
             acc.n = done
 
     def se(acc):
-        return np.sqrt(acc.m2 / (n - 1) / n)
+        with np.errstate(over="ignore"):
+            return np.sqrt(acc.m2 / (n - 1) / n)
 
     mse_, se_mse = total.mean.copy(), se(total)
     t_, se_t = trunc.mean.copy(), se(trunc)
     if model == "exact":
         r_, se_r = rnd.mean.copy(), se(rnd)
     else:  # ACIQ rounding is the deterministic uniform-noise term
-        r_, se_r = geo.step**2 / 12.0, np.zeros(k)
+        with np.errstate(over="ignore"):
+            r_, se_r = geo.step**2 / 12.0, np.zeros(k)
         mse_ = t_ + r_
     if law.family.infinite_variance and (law.upper == np.inf or law.lower == -np.inf):
         # E[(W - Q(W))^2] = inf: do not report a finite sample mean
