@@ -39,6 +39,9 @@ class ClampedDistribution:
     """
 
     def __init__(self, base, d: float):
+        _check_scipy_law(base)
+        d = check_positive_scalar(d, "d")
+        _check_clamp_bound(d, _resolve_scipy(base)[2])  # also checks base's parameters
         self.base = base
         self.d = d
 
@@ -115,12 +118,8 @@ def clamp(dist, d) -> ClampedDistribution:
     """
     d = check_positive_scalar(d, "d")
     if isinstance(dist, ClampedDistribution):
-        out = ClampedDistribution(dist.base, min(d, dist.d))
-    else:
-        _check_scipy_law(dist)
-        out = ClampedDistribution(dist, d)
-    resolve(out)  # checks the parameters and d against the scale
-    return out
+        return ClampedDistribution(dist.base, min(d, dist.d))
+    return ClampedDistribution(dist, d)  # checks dist, and d against its scale
 
 
 def _check_scipy_law(dist):
