@@ -350,6 +350,17 @@ def optimal_alpha_table(dists, bits=range(1, 9), *, models=("aciq", "exact"),
     if not hasattr(dists, "items"):
         raise TypeError("dists must be a dict of {name: distribution}, got "
                         f"{type(dists).__name__}")
+    try:
+        bits = [int(b) for b in check_bits(list(bits), grid)]
+    except TypeError:
+        raise TypeError(f"bits must be an iterable of integers, got {bits!r}") from None
+    if isinstance(models, str):
+        models = (models,)
+    try:
+        models = [check_model(m) for m in models]
+    except TypeError:
+        raise TypeError(f"models must be an iterable of model names, got {models!r}") \
+            from None
     rows = []
     for name, dist in dists.items():
         for b in bits:
