@@ -149,7 +149,11 @@ def quantize(x: ArrayLike, alpha: ArrayLike, bits: ArrayLike, *, grid: str = "mi
         raise ValueError(f"x contains {int(np.isnan(xf).sum())} NaN value(s)")
     a = check_alpha(alpha)
     b = check_bits(bits, grid)
-    xf, a, b = np.broadcast_arrays(xf, a, b)
+    try:
+        xf, a, b = np.broadcast_arrays(xf, a, b)
+    except ValueError:
+        raise ValueError(f"x, alpha and bits must broadcast to one shape, got shapes "
+                         f"{np.shape(xf)}, {np.shape(a)} and {np.shape(b)}") from None
     with np.errstate(over="ignore"):  # x/step may overflow to inf for tiny alpha: clipped
         q = _quantize(xf, a, b, grid)
     q = q.astype(out_dtype, copy=False)
@@ -160,17 +164,28 @@ def quantize(x: ArrayLike, alpha: ArrayLike, bits: ArrayLike, *, grid: str = "mi
 
 def _quantize(xf, a, b, grid):
     two_b = np.exp2(b.astype(np.float64))
+
+    def cell(num, step):
+        # a step that underflows to 0 (alpha ~ 5e-324) gives 0/0 at x = the threshold;
+        # that value belongs to the cell above the threshold, index 0 here
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = num / step
+        return np.where(np.isnan(r), 0.0, r)
+
     if grid == "midrise":
-        step = 2.0 * a / two_b
-        idx = np.clip(np.floor((xf + a) / step), 0.0, two_b - 1.0)
+        step = a * (2.0 / two_b)  # = 2a / 2^b exactly, without overflow for a > 9e307
+        idx = np.clip(np.floor(cell(xf + a, step)), 0.0, two_b - 1.0)
         q = -a + (idx + 0.5) * step
+        big = ~np.isfinite(q)
+        if big.any():  # (idx + 1/2) * step overflowed: scale the level by a instead
+            q = np.where(big, a * ((idx + 0.5) * (2.0 / two_b) - 1.0), q)
     elif grid == "unsigned":
         step = a / two_b
-        idx = np.clip(np.floor(xf / step), 0.0, two_b - 1.0)
+        idx = np.clip(np.floor(cell(xf, step)), 0.0, two_b - 1.0)
         q = (idx + 0.5) * step
     else:
         k = 0.5 * two_b - 1.0
         step = a / k
-        idx = np.clip(np.rint(xf / step), -k, k)
+        idx = np.clip(np.rint(cell(xf, step)), -k, k)
         q = np.where(np.abs(idx) == k, np.copysign(a, idx), idx * step) + 0.0  # no -0.0
     return q
