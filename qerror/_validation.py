@@ -67,6 +67,15 @@ def check_alpha(alpha, name: str = "alpha") -> np.ndarray:
     return arr
 
 
+def broadcast_alpha_bits(alpha: np.ndarray, bits: np.ndarray):
+    """``np.broadcast_arrays(alpha, bits)`` with an error message that names them."""
+    try:
+        return np.broadcast_arrays(alpha, bits)
+    except ValueError:
+        raise ValueError(f"alpha and bits must broadcast to one shape, got shapes "
+                         f"{np.shape(alpha)} and {np.shape(bits)}") from None
+
+
 def check_positive_scalar(value, name: str) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         try:

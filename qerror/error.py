@@ -35,7 +35,14 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import check_alpha, check_bits, check_grid, check_model, scalar_or_array
+from ._validation import (
+    broadcast_alpha_bits,
+    check_alpha,
+    check_bits,
+    check_grid,
+    check_model,
+    scalar_or_array,
+)
 from .distributions import Law, is_law, resolve
 from .quantizer import grid_geometry, quantize
 
@@ -201,7 +208,7 @@ def _prepare(dist, alpha, bits, model, grid):
     grid = check_grid(grid)
     a = check_alpha(alpha)
     b = check_bits(bits, grid)
-    a, b = np.broadcast_arrays(a, b)
+    a, b = broadcast_alpha_bits(a, b)
     return model, grid, a, b
 
 
@@ -436,7 +443,11 @@ def clamping_gain(dist, d, alpha: ArrayLike, bits: ArrayLike, *, model: str = "e
         sub = law.restricted(*region)
         if sub.lower >= sub.upper:
             continue
-        t, r = _error_parts(sub, a1, b1, model, grid, rounding=model == "exact")
+        try:
+            t, r = _error_parts(sub, a1, b1, model, grid, rounding=model == "exact")
+        except (OverflowError, ZeroDivisionError):  # scalar math of the quadrature path
+            raise _overflow_error(float(np.max(a1) if np.max(a1) > 1 else np.min(a1))) \
+                from None
         mass = float(law.family.sf(zd_hi)) if x > 0 else float(law.family.cdf(zd_lo))
         xs = np.full(a1.shape, x)
         if model == "exact":
