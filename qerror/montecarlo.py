@@ -34,7 +34,13 @@ from dataclasses import dataclass, fields
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import check_alpha, check_bits, check_grid, check_model
+from ._validation import (
+    broadcast_alpha_bits,
+    check_alpha,
+    check_bits,
+    check_grid,
+    check_model,
+)
 from .distributions import is_law, resolve
 from .quantizer import grid_geometry, quantize
 
@@ -284,7 +290,7 @@ def simulate_mse(dist, alpha: ArrayLike, bits: ArrayLike, *, n: int = 1_000_000,
     chunk_size = _check_count(chunk_size, "chunk_size", 1, 1 << 30)
     rng, seed_used = _make_rng(seed)
 
-    a, b = np.broadcast_arrays(a, b)
+    a, b = broadcast_alpha_bits(a, b)
     shape = a.shape
     a1 = a.ravel().astype(np.float64)
     b1 = b.ravel().astype(np.int64)
