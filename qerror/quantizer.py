@@ -156,6 +156,11 @@ def quantize(x: ArrayLike, alpha: ArrayLike, bits: ArrayLike, *, grid: str = "mi
                          f"{np.shape(xf)}, {np.shape(a)} and {np.shape(b)}") from None
     with np.errstate(over="ignore"):  # x/step may overflow to inf for tiny alpha: clipped
         q = _quantize(xf, a, b, grid)
+    top = np.finfo(out_dtype).max
+    if out_dtype != np.float64 and q.size and np.max(np.abs(q)) > top:
+        raise ValueError(f"alpha={float(np.max(a)):g} is beyond the range of x's dtype "
+                         f"{out_dtype} (max {float(top):g}): the levels cannot be "
+                         "represented; pass x as float64")
     q = q.astype(out_dtype, copy=False)
     if q.ndim == 0:
         return float(q)
