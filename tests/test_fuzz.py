@@ -404,6 +404,9 @@ def test_known_failures_still_fail(fname, args, what):
     (lambda: qerror.quantize(np.ones(3, np.float16), 1e300, 4), "alpha"),  # was inf
     (lambda: qerror.ClampedDistribution(N, "1"), "d"),  # failed later, unnamed
 ])
+def test_fixed_findings(call, word):
+    with pytest.raises((ValueError, TypeError), match=rf"\b{word}\b"):
+        call()
 
 
 def test_quantize_at_the_float_limits():
@@ -416,9 +419,6 @@ def test_quantize_at_the_float_limits():
             assert np.all(np.isfinite(q)) and np.all(np.abs(q) <= 1.7e308)
             q = qerror.quantize([-INF, -5e-324, 0.0, 5e-324, INF], 5e-324, 4, grid=grid)
             assert np.all(np.isfinite(q)) and np.all(np.abs(q) <= 5e-324)
-def test_fixed_findings(call, word):
-    with pytest.raises((ValueError, TypeError), match=rf"\b{word}\b"):
-        call()
 
 
 def test_overflowing_estimates_are_inf_not_nan():
