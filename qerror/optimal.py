@@ -281,7 +281,7 @@ def optimal_alpha(dist, bits: ArrayLike, *, model: str = "exact", grid: str = "m
     >>> import qerror
     >>> r = qerror.optimal_alpha(stats.norm(), 8, model="aciq")
     >>> round(r.alpha, 4), r.method
-    (3.9196, 'stationarity')
+    (3.924, 'stationarity')
     >>> round(qerror.optimal_alpha(stats.laplace(), 8, model="aciq").alpha, 4)
     9.8893
     >>> r = qerror.optimal_alpha(stats.norm(), 4)
