@@ -283,10 +283,10 @@ def optimal_alpha(dist, bits: ArrayLike, *, model: str = "exact", grid: str = "m
     >>> round(r.alpha, 4), r.method
     (3.924, 'stationarity')
     >>> round(qerror.optimal_alpha(stats.laplace(), 8, model="aciq").alpha, 4)
-    9.8893
+    9.8968
     >>> r = qerror.optimal_alpha(stats.norm(), 4)
     >>> round(r.alpha, 6), r.success
-    (2.680233, True)
+    (2.681605, True)
     """
     model = check_model(model)
     grid = check_grid(grid)
