@@ -48,7 +48,7 @@ from numpy.typing import ArrayLike
 from ._families import _FirstMomentView
 from ._validation import check_alpha, check_bits, check_grid, scalar_or_array
 from .distributions import Law, is_law, resolve
-from .error import _restricted_cells, mse
+from .error import _check_resolution, _no_nan, _restricted_cells, mse
 from .quantizer import grid_geometry, quantize
 
 __all__ = ["bias", "bias_variance"]
@@ -131,7 +131,10 @@ def _bias_public(dist, alpha, bits, grid) -> np.ndarray:
     law = resolve(dist)
     if a.size == 0:
         return np.zeros(shape)
-    out = _bias_law(law, a.ravel().astype(np.float64), b.ravel(), grid)
+    a1 = a.ravel().astype(np.float64)
+    _check_resolution(law, a1)
+    with np.errstate(all="ignore"):  # over/underflow at extreme alpha: NaN, then refused
+        out = _no_nan(_bias_law(law, a1, b.ravel(), grid), a1)
     return out.reshape(shape)
 
 

@@ -243,3 +243,29 @@ def test_import_is_light():
                          check=True).stdout.split()
     assert out[1:] == ["False", "False"]
     assert float(out[0]) < 0.5
+
+
+@pytest.mark.parametrize("dist, scale, second_moment", [
+    (stats.norm(0.5), 1.0, 1.25),
+    (stats.logistic(0.5, np.sqrt(3) / np.pi), np.sqrt(3) / np.pi, 1.25),
+    (stats.t(30, loc=0.5), 1.0, 30 / 28 + 0.25),
+    (stats.expon(), 1.0, 2.0),
+])
+def test_huge_alpha_central_cell(dist, scale, second_moment):
+    # 4-bit midtread with alpha >> scale: every draw rounds to the level 0 (the
+    # neighbours are 1e3 scale units away or more), so the MSE is E[W^2].  Generic laws
+    # put all of the mass between two Gauss-Legendre nodes of so wide a cell (the CDF
+    # check catches that); the float edges a0 + i*step lose about 1e-16 * alpha / scale.
+    for ratio, rtol in ((1e4, 1e-12), (1e6, 1e-9)):
+        got = qerror.mse(dist, ratio * scale, 4, grid="midtread")
+        assert got == pytest.approx(second_moment, rel=rtol), ratio
+    with pytest.raises(ValueError, match=r"\balpha\b.*1e\+06"):
+        qerror.mse(dist, 1.01e6 * scale, 4)
+
+
+def test_huge_alpha_bias_of_a_skewed_law():
+    # expon, 4-bit midrise at alpha = 1e5: all the mass in the cell [0, D) with level D/2
+    d = 2e5 / 16
+    assert qerror.bias(stats.expon(), 1e5, 4) == pytest.approx(1.0 - d / 2, rel=1e-12)
+    with pytest.raises(ValueError, match=r"\balpha\b"):
+        qerror.bias(stats.expon(), 1e300, 4)
