@@ -356,35 +356,58 @@ def _lloyd_max_data(x, bits, tol, max_iter) -> LloydMaxResult:
                "the global optimum")
         return LloydMaxResult(levels, 0.5 * (levels[:-1] + levels[1:]),
                               _data_mse(x, levels), k, True, msg, True, "dp", bits)
-    # large n: exact DP on contiguous groups of near-equal weight, then Lloyd on the data
-    edges = np.searchsorted(np.cumsum(w), np.linspace(0, w.sum(), _DP_MAX_N + 1)[1:-1])
-    edges = np.unique(np.concatenate(([0], edges, [v.size])))
-    gw = np.add.reduceat(w, edges[:-1])
-    gv = np.add.reduceat(w * vs, edges[:-1]) / gw
+    # large n: exact DP on contiguous groups (half of them of near-equal weight, half
+    # of near-equal width, so that sparse tails keep their own groups), then Lloyd on
+    # the data; Lloyd is also run from the optimal uniform grid, and the better result
+    # is kept, so the answer is never worse than the best uniform quantizer
+    half_n = _DP_MAX_N // 2
+    by_weight = np.searchsorted(np.cumsum(w), np.linspace(0, w.sum(), half_n + 1)[1:-1])
+    by_width = np.searchsorted(vs, np.linspace(vs[0], vs[-1], half_n + 1)[1:-1])
+    edges = np.unique(np.concatenate(([0], by_weight, by_width, [v.size])))
+    edges = edges[edges < v.size]
+    gw = np.add.reduceat(w, edges)
+    gv = np.add.reduceat(w * vs, edges) / gw
     starts = _kmeans_dp(gv, gw, k)
-    y = _levels_from_starts(gv, gw, starts)
+    runs = [_lloyd_data(vs, w, _levels_from_starts(gv, gw, starts), tol, max_iter)]
+    from .empirical import optimal_alpha_data
+
+    a_u = optimal_alpha_data(vs, bits, grid="midrise").alpha
+    runs.append(_lloyd_data(vs, w, a_u * (2.0 * np.arange(k) + 1.0 - k) / k, tol,
+                            max_iter))
+    errs = [_data_mse(x, mu + sd * y) for y, _, _ in runs]
+    best = int(np.argmin(errs))
+    y, it, converged = runs[best]
+    levels = mu + sd * y
+    start = ("the optimal uniform grid" if best else
+             f"exact DP on {gw.size} weighted groups")
+    msg = (f"{v.size} distinct values > {_DP_MAX_N}: {it} Lloyd iterations on the data "
+           f"from {start} ({'converged' if converged else 'not converged'}; the better "
+           "of two starts, the other being "
+           f"{'the DP on groups' if best else 'the optimal uniform grid'}); a local "
+           "optimum, no worse than the optimal uniform quantizer, global optimality "
+           "not certified")
+    return LloydMaxResult(levels, 0.5 * (levels[:-1] + levels[1:]), errs[best],
+                          it, converged, msg, False, "binned-dp+lloyd", bits)
+
+
+def _lloyd_data(vs, w, y, tol, max_iter):
+    """Lloyd's algorithm on sorted distinct values ``vs`` with weights ``w`` from
+    levels ``y``; returns (levels, iterations, converged).  Each step moves every level
+    to the centroid of its cell (an empty cell keeps its level), so the error never
+    increases."""
     W = np.concatenate(([0.0], np.cumsum(w)))
     S1 = np.concatenate(([0.0], np.cumsum(w * vs)))
     it = 0
-    converged = False
     while it < max_iter:
         it += 1
         t = 0.5 * (y[:-1] + y[1:])
-        b = np.concatenate(([0], np.searchsorted(vs, t, side="right"), [v.size]))
+        b = np.concatenate(([0], np.searchsorted(vs, t, side="right"), [vs.size]))
         mass = W[b[1:]] - W[b[:-1]]
         yn = np.where(mass > 0, (S1[b[1:]] - S1[b[:-1]]) / np.where(mass > 0, mass, 1), y)
         if np.max(np.abs(yn - y)) <= tol:
-            y = yn
-            converged = True
-            break
+            return yn, it, True
         y = yn
-    levels = mu + sd * y
-    msg = (f"{v.size} distinct values > {_DP_MAX_N}: exact DP on {gw.size} weighted "
-           f"groups, then {it} Lloyd iterations on the data "
-           f"({'converged' if converged else 'not converged'}); a local optimum, global "
-           "optimality not certified")
-    return LloydMaxResult(levels, 0.5 * (levels[:-1] + levels[1:]), _data_mse(x, levels),
-                          it, converged, msg, False, "binned-dp+lloyd", bits)
+    return y, it, False
 
 
 def lloyd_max(dist_or_data, bits, *, tol: float = 1e-12,
@@ -414,8 +437,11 @@ def lloyd_max(dist_or_data, bits, *, tol: float = 1e-12,
     tridiagonal Hessian; a Lloyd step (levels to centroids) replaces any Newton step that
     does not reduce the residual.  For data, 1-D k-means is solved exactly by dynamic
     programming over the sorted distinct values (up to 2000 of them); beyond that the DP
-    runs on 2000 contiguous groups and Lloyd's algorithm refines on the data (a local
-    optimum, ``is_global=False``).
+    runs on up to 2000 contiguous groups (half of near-equal weight, half of near-equal
+    width) and Lloyd's algorithm refines on the data, once from the DP's levels and once
+    from the optimal uniform (midrise) grid, keeping the better: a local optimum
+    (``is_global=False``) never worse than the best uniform quantizer with
+    :math:`2^b` levels.
 
     Parameters
     ----------
