@@ -10,6 +10,9 @@ Run:  python benchmarks/bench_core.py  [--quick]
    (which also loses accuracy at high b).
 3. Single exact optimal-alpha solves (closed-form family, b = 8) and vectorised ACIQ
    solves over many (scale, bits) pairs.
+4. Laws without closed forms (Student t(5)): ACIQ MSE for 100 boundaries vs scipy's
+   own ``rv.expect`` per boundary, and the exact MSE vs a cell-by-cell
+   ``scipy.integrate.quad`` sum.
 
 All times are medians of repeated runs; ratios are what to read (this machine is
 shared).  Nothing here is a test.
@@ -21,7 +24,7 @@ import argparse
 import time
 
 import numpy as np
-from scipy import special, stats
+from scipy import integrate, special, stats
 
 import qerror
 
@@ -128,6 +131,44 @@ def main(quick=False):
     print(f"   ACIQ solves for 10^5 (scale, bits) pairs: {t_many * 1e3:.1f} ms "
           f"({t_many / 1e5 * 1e9:.0f} ns per pair; alpha* is scale-equivariant, so one "
           f"Brent solve per distinct bit-width)")
+
+    print("\n4. A law without closed forms: Student t(5)")
+    t5 = stats.t(5)
+    a100 = np.linspace(0.5, 10.0, 10 if quick else 100)
+
+    def expect_loop():
+        return [2 * t5.expect(lambda x, a=a: (x - a) ** 2, lb=a) + a * a / (3 * 4.0**8)
+                for a in a100]
+
+    t_q = timeit(lambda: qerror.mse(t5, a100, 8, model="aciq"), repeat=3)
+    t_e = timeit(expect_loop, repeat=1)
+    err = np.max(np.abs(qerror.mse(t5, a100, 8, model="aciq") / expect_loop() - 1))
+    print(f"   ACIQ MSE, {a100.size} alphas, b = 8: qerror {t_q * 1e3:.1f} ms, scipy "
+          f"rv.expect loop {t_e * 1e3:.0f} ms: {t_q / t_e:.3f} x (max rel. difference "
+          f"{err:.1e})")
+
+    def quad_cells(alpha, bits):
+        n = 2**bits
+        step = 2 * alpha / n
+        tot = 2 * integrate.quad(lambda x: t5.pdf(x) * (x - alpha + step / 2) ** 2,
+                                 alpha, np.inf, epsrel=1e-12)[0]
+        for i in range(n):
+            lo = -alpha + i * step
+            c = lo + step / 2
+            tot += integrate.quad(lambda x, c=c: t5.pdf(x) * (x - c) ** 2, lo, lo + step,
+                                  epsrel=1e-12)[0]
+        return tot
+
+    for bits in (4, 8):
+        t_q = timeit(lambda: qerror.mse(t5, 3.0, bits), repeat=3)
+        t_c = timeit(lambda: quad_cells(3.0, bits), repeat=1)
+        rel = abs(qerror.mse(t5, 3.0, bits) / quad_cells(3.0, bits) - 1)
+        print(f"   exact MSE, alpha = 3, b = {bits}: qerror {t_q * 1e3:.1f} ms, quad per "
+              f"cell {t_c * 1e3:.0f} ms: {t_q / t_c:.3f} x (rel. difference {rel:.1e})")
+    t_q = timeit(lambda: qerror.mse(t5, 3.0, 16), repeat=3)
+    print(f"   exact MSE, alpha = 3, b = 16: qerror {t_q * 1e3:.0f} ms (65,536 cells)")
+    t_q = timeit(lambda: qerror.optimal_alpha(t5, 4), repeat=1)
+    print(f"   exact global solve, t(5), b = 4: {t_q:.2f} s")
 
 
 if __name__ == "__main__":

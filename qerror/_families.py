@@ -358,26 +358,31 @@ class Normal(_Family):
         first = np.clip(np.floor((-reach - a0) / step), 0, n)
         last = np.clip(np.ceil((reach - a0) / step), 0, n)
         counts = (last - first).astype(np.int64)
-        total = int(counts.sum())
-        if total == 0:
+        if int(counts.sum()) == 0:
             return np.zeros(a0.shape)
-        owner = np.repeat(np.arange(a0.size), counts)
-        starts = np.cumsum(counts) - counts
-        idx = np.arange(total) - np.repeat(starts - first.astype(np.int64), counts)
-        st = step[owner]
-        a = a0[owner] + idx * st
-        b = a + st
-        h = 0.5 * st
+        # the cells' edges, once each (count + 1 per boundary that has cells)
+        ecounts = np.where(counts > 0, counts + 1, 0)
+        total = int(ecounts.sum())
+        owner = np.repeat(np.arange(a0.size), ecounts)
+        starts = np.cumsum(ecounts) - ecounts
+        idx = np.arange(total) - np.repeat(starts - first.astype(np.int64), ecounts)
+        x = a0[owner] + idx * step[owner]
+        tail = special.ndtr(-np.abs(x))  # P(X > |x|): no cancellation in either tail
+        dens = _phi(x)
+        # cell k of a block is the edge pair (k, k + 1): drop each block's last edge
+        cell = np.ones(total, dtype=bool)
+        cell[(starts + ecounts - 1)[counts > 0]] = False
+        lo = np.flatnonzero(cell)
+        a, b = x[lo], x[lo + 1]
+        ta, tb = tail[lo], tail[lo + 1]
+        pa, pb = dens[lo], dens[lo + 1]
+        # P(a < X < b) from the tails: same side of 0, a difference of two tails;
+        # straddling 0, one minus both tails
+        p = np.where(a >= 0, ta - tb, np.where(b <= 0, tb - ta, 1.0 - ta - tb))
+        h = 0.5 * (b - a)
         q = a + h
-        # P(a < X < b): erf sum when the cell straddles 0, tail difference otherwise
-        pos = a >= 0
-        neg = b <= 0
-        p = np.where(pos, special.ndtr(-a) - special.ndtr(-b),
-                     np.where(neg, special.ndtr(b) - special.ndtr(a),
-                              0.5 * (special.erf(b / _SQRT2) - special.erf(a / _SQRT2))))
-        pa, pb = _phi(a), _phi(b)
         vals = (1.0 + q * q) * p - h * (pa + pb) - q * (pa - pb)
-        return np.bincount(owner, weights=vals, minlength=a0.size)
+        return np.bincount(owner[lo], weights=vals, minlength=a0.size)
 
     def cells1(self, a0, step, n):
         r"""First-moment analogue of :meth:`cells` (the rounding bias of a block).
