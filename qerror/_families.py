@@ -210,9 +210,9 @@ def _normal_tail_I(t):
         tl = flat.take(il)
         a0 = _SQRT_PI_2 * special.erfcx(tl * (1.0 / _SQRT2))
         a1 = 1.0 - tl * a0
-        i0.put(il, a0)
-        i1.put(il, a1)
-        i2.put(il, a0 - tl * a1)
+        i0[il] = a0
+        i1[il] = a1
+        i2[il] = a0 - tl * a1
     ih_all = np.flatnonzero(~low.ravel())
     th_all = flat.take(ih_all)
     bins = np.searchsorted(np.array([5.0, 6.0, 8.0, 12.0]), th_all, side="right")
@@ -233,9 +233,9 @@ def _normal_tail_I(t):
         np.add(th, r, out=tmp)
         c0 = 1.0 / tmp
         c1 = r * c0
-        i0.put(ih, c0)
-        i1.put(ih, c1)
-        i2.put(ih, r2 * c1)
+        i0[ih] = c0
+        i1[ih] = c1
+        i2[ih] = r2 * c1
     shape = t.shape
     return i0.reshape(shape), i1.reshape(shape), i2.reshape(shape)
 
