@@ -48,7 +48,7 @@ from numpy.typing import ArrayLike
 from ._families import _FirstMomentView
 from ._validation import check_alpha, check_bits, check_grid, scalar_or_array
 from .distributions import Law, is_law, resolve
-from .error import _check_resolution, _no_nan, _restricted_cells, mse
+from .error import _grid_cells, _no_nan, mse
 from .quantizer import grid_geometry, quantize
 
 __all__ = ["bias", "bias_variance"]
@@ -90,8 +90,7 @@ def _bias_law(law: Law, alpha: np.ndarray, bits: np.ndarray, grid: str,
         if m.any():
             out[m] += fam.seg1(np.full(b[m].shape, L), b[m], ref_lo[m])
         # rounding: blocks of whole cells, then the midtread grid's two half cells
-        out += _restricted_cells(_FirstMomentView(fam), law.z(geo.a0), geo.step / s,
-                                 geo.n, L, U)
+        out += _grid_cells(_FirstMomentView(fam), law, geo, L, U)
         if geo.half_cells:
             half = 0.5 * geo.step / s
             for a, b, c in ((lo, lo + half, lo), (hi - half, hi, hi)):
@@ -132,7 +131,6 @@ def _bias_public(dist, alpha, bits, grid) -> np.ndarray:
     if a.size == 0:
         return np.zeros(shape)
     a1 = a.ravel().astype(np.float64)
-    _check_resolution(law, a1)
     with np.errstate(all="ignore"):  # over/underflow at extreme alpha: NaN, then refused
         out = _no_nan(_bias_law(law, a1, b.ravel(), grid), a1)
     return out.reshape(shape)

@@ -384,13 +384,8 @@ def test_known_failures_still_fail(fname, args, what):
     (lambda: qerror.mse(stats.laplace(), 5e-324, 8), "alpha"),
     (lambda: qerror.clamping_gain(N, 1.0, 1e300, 8), "alpha"),
     (lambda: qerror.mse(stats.t(5), 1e300, 64), "alpha"),  # was OverflowError
-    # the bias returned NaN, or a wrong 0.0 (the law fell between two cells' float
-    # edges); beyond 1e6 scale units the exact model refuses alpha
-    (lambda: qerror.bias(stats.expon(), 1.7e308, 4), "alpha"),
-    (lambda: qerror.bias(stats.t(5), 1.7e308, 4), "alpha"),
+    # the bias returned NaN at a subnormal alpha
     (lambda: qerror.bias(stats.laplace(0.3, 2), 5e-324, 4), "alpha"),
-    (lambda: qerror.mse(stats.norm(0.5), 1e20, 4), "alpha"),  # was 0.0
-    (lambda: qerror.mse(stats.norm(0.5), 1e16, 4, grid="midtread"), "alpha"),  # 25% off
     # scales and clamp bounds that over/underflow are refused
     (lambda: qerror.mse(stats.norm(0, 1e300), 1.0, 4), "scale"),
     (lambda: qerror.optimal_alpha(stats.norm(0, 1e-300), 4), "scale"),  # looped forever
