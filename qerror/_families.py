@@ -349,7 +349,10 @@ class Normal(_Family):
     def _direct_cells(a0, step, n, reach=40.0):
         r"""Cells wider than 1/4, one by one, in closed form.
 
-        .. math:: R_i = (1+q^2)\,P(a<X<b) - h(\varphi(a)+\varphi(b)) - q(\varphi(a)-\varphi(b))
+        .. math::
+
+            R_i = (1+q^2)\,P(a<X<b) - h(\varphi(a)+\varphi(b))
+                  - q(\varphi(a)-\varphi(b))
 
         with :math:`h = \Delta/2 \ge 1/8` the cancellation costs at most a factor
         :math:`3(1+q^2)/h^2` of one ulp in a cell, and the cells far out where that
@@ -681,7 +684,7 @@ class GenericFamily:
             marks = sorted(set([p for p in self.kinks if lo < p < hi]
                                + [m for m in _BULK_MARKS if lo < m < hi]))
             edges = [lo] + marks + [hi]
-            for x0, x1 in zip(edges[:-1], edges[1:]):
+            for x0, x1 in zip(edges[:-1], edges[1:], strict=True):
                 pieces.append(integrate.quad(fn, x0, x1, epsabs=epsabs, epsrel=1e-13,
                                              limit=400)[0])
             return math.fsum(pieces)
@@ -743,7 +746,7 @@ class GenericFamily:
         a, b, c = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, b, c)))
         out = np.zeros(a.shape)
         lo_s, hi_s = self.support
-        for idx in zip(*np.nonzero(a < b)) if a.ndim else [()]:
+        for idx in zip(*np.nonzero(a < b), strict=True) if a.ndim else [()]:
             lo, hi, cc = max(a[idx], lo_s), min(b[idx], hi_s), c[idx]
             if lo >= hi:
                 continue
@@ -763,7 +766,7 @@ class GenericFamily:
             if m.any():
                 vals[m] = self._integral(lo[m], hi[m], np.zeros(int(m.sum())), 0)
             out[narrow] = vals
-        for idx in zip(*np.nonzero((a < b) & ~narrow)) if a.ndim else (
+        for idx in zip(*np.nonzero((a < b) & ~narrow), strict=True) if a.ndim else (
                 [()] if (a < b) & ~narrow else []):
             lo, hi = a[idx], b[idx]
             if lo >= self._median:
@@ -780,7 +783,7 @@ class GenericFamily:
     def cells(self, a0, step, n):
         a0, step, n = np.broadcast_arrays(*(np.asarray(v, float) for v in (a0, step, n)))
         out = np.zeros(a0.shape)
-        for idx in zip(*np.nonzero(n > 0)) if a0.ndim else [()]:
+        for idx in zip(*np.nonzero(n > 0), strict=True) if a0.ndim else [()]:
             out[idx] = self._cells_one(float(a0[idx]), float(step[idx]), float(n[idx]))
         return out
 
@@ -827,7 +830,7 @@ class GenericFamily:
     def _cell_quad(self, a0, step, i):
         a = a0 + i * step
         c = a + 0.5 * step
-        return self._quad(lambda x: self.rv.pdf(x, *self.shapes) * (x - c) ** 2, a, a + step)
+        return self._quad(lambda x: self.pdf(x) * (x - c) ** 2, a, a + step)
 
     def _cells_one(self, a0, step, n):
         kink_cells = self._kink_cells(a0, step, n)
@@ -847,14 +850,15 @@ class GenericFamily:
         edges = [-1] + kink_cells + [int(n)]
         for j in kink_cells:
             total += self._cell_quad(a0, step, j)
-        for left, right in zip(edges[:-1], edges[1:]):
+        for left, right in zip(edges[:-1], edges[1:], strict=True):
             m = right - left - 1
             if m <= 0:
                 continue
             a = a0 + (left + 1) * step
             b = a0 + right * step
             p = float(self.prob(np.array([a]), np.array([b]))[0])
-            total += step * step / 12.0 * p + step**4 / 360.0 * (self._dpdf(b) - self._dpdf(a))
+            total += (step * step / 12.0 * p
+                      + step**4 / 360.0 * (self._dpdf(b) - self._dpdf(a)))
         return total
 
     def _dpdf(self, x):

@@ -12,7 +12,8 @@ import time
 
 
 def register(sub):
-    p = sub.add_parser("demo", help="MSE and optimal-alpha tables for N(0,1) and Laplace(0,1)",
+    p = sub.add_parser("demo",
+                       help="MSE and optimal-alpha tables for N(0,1) and Laplace(0,1)",
                        description=__doc__)
     p.add_argument("--bits", type=int, nargs="+", default=list(range(1, 9)),
                    help="bit-widths for the optimal-alpha table (default 1..8)")
@@ -42,7 +43,8 @@ def run(args) -> int:
                     a = qerror.mse(dist, alpha, bits, model="aciq", grid=grid)
                     print(f"{name:13s} {alpha:6.2f} {bits:4d} {grid:8s} {t + r:12.5e} "
                           f"{a:12.5e} {t:13.5e} {r:13.5e}")
-    print(f"\n2. Optimal alpha (units of scale), {args.grid} grid; 'penalty' = exact MSE at "
+    print(f"\n2. Optimal alpha (units of scale), {args.grid} grid; "
+          "'penalty' = exact MSE at "
           "the ACIQ alpha / exact optimum")
     print(f"{'law':13s} {'bits':>4s} {'alpha*_aciq':>12s} {'alpha*_exact':>13s} "
           f"{'mse*_exact':>12s} {'penalty':>9s}")
