@@ -533,7 +533,7 @@ def clamping_gain(dist, d, alpha: ArrayLike, bits: ArrayLike, *, model: str = "e
 def _clamped_moment(cd, k: int) -> float:
     """E[W'^k] of a clamped law, k = 1, 2 (used by ClampedDistribution.mean/var)."""
     law = resolve(cd)
-    s, mu = law.scale, law.loc
+    s = law.scale
     fam = law.family
     if k == 2:
         inner = float(fam.seg(np.array([law.lower]), np.array([law.upper]),
