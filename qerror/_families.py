@@ -244,6 +244,38 @@ def _phi(x):
     return _INV_SQRT_2PI * np.exp(-0.5 * x * x)
 
 
+def _normal_J2(t):
+    r""":math:`J_2(t) = \varphi(t) I_2(t)` for t >= 0 (the ACIQ model's clipping tail):
+    :func:`_normal_tail_I` for the second moment only, with one 32-term continued
+    fraction for every t >= 4 (as many terms as its slowest range, t in [4, 5), needs)
+    instead of per-range lengths, and index gathers (``take``) and scatters rather
+    than boolean masks: the same digits at about half the cost."""
+    t = np.asarray(t, dtype=np.float64)
+    flat = t.ravel()
+    high = flat >= 4.0
+    ih = np.flatnonzero(high)
+    if not ih.size:
+        i0 = _SQRT_PI_2 * special.erfcx(t * (1.0 / _SQRT2))
+        return _phi(t) * (i0 - t * (1.0 - t * i0))
+    out = np.empty(flat.shape)
+    if ih.size < flat.size:
+        il = np.flatnonzero(~high)
+        tl = flat.take(il)
+        i0 = _SQRT_PI_2 * special.erfcx(tl * (1.0 / _SQRT2))
+        out[il] = _phi(tl) * (i0 - tl * (1.0 - tl * i0))
+    th = flat.take(ih)
+    r = 0.5 * (np.sqrt(th * th + 132.0) - th)  # fixed point of r = 33 / (t + r)
+    tmp = np.empty_like(th)
+    r2 = r
+    for k in range(32, 0, -1):
+        np.add(th, r, out=tmp)
+        np.divide(float(k), tmp, out=r)
+        if k == 2:
+            r2 = r.copy()
+    out[ih] = _phi(th) * (r2 * r / (th + r))
+    return out.reshape(t.shape)
+
+
 class Normal(_Family):
     name = "norm"
 
@@ -296,7 +328,7 @@ class Normal(_Family):
     def tail(self, t, c, exact_ref=False):
         t = np.asarray(t, dtype=np.float64)
         if exact_ref and t.size and t.min() >= 0.0:
-            return _phi(t) * _normal_tail_I(t)[2]
+            return _normal_J2(t)
         return super().tail(t, c, exact_ref)
 
     def cells(self, a0, step, n):

@@ -304,9 +304,13 @@ def _parts_public(dist, alpha, bits, model, grid):
         if a.size == 0:
             return np.zeros(shape), np.zeros(shape)
         a1 = np.asarray(a.ravel(), dtype=np.float64)
+        if model == "aciq" and b.ndim and not any(b.strides):
+            b1 = np.full(1, b.flat[0])  # one bit-width broadcast: no per-element copy
+        else:
+            b1 = b.ravel()
         try:
             with np.errstate(all="ignore"):  # over/underflow: NaN, refused just below
-                t, r = _error_parts(law, a1, b.ravel(), model, grid)
+                t, r = _error_parts(law, a1, b1, model, grid)
         except (OverflowError, ZeroDivisionError):  # scalar math of the quadrature path
             raise _overflow_error(float(np.max(a1) if np.max(a1) > 1 else np.min(a1))) \
                 from None
