@@ -235,7 +235,10 @@ def simulate_mse(dist, alpha: ArrayLike, bits: ArrayLike, *, n: int = 1_000_000,
     seed : None, int, numpy.random.SeedSequence or numpy.random.Generator, optional
         Passed to :func:`numpy.random.default_rng`.  The seed used is recorded in the
         result.
-    grid : {"midrise", "midtread", "unsigned"}
+    grid : {"midrise", "midtread", "unsigned", "pow2"}
+        ``"pow2"`` is the power-of-two grid of :func:`qerror.nonuniform.pow2_quantize`
+        (levels :math:`\pm\alpha 2^{-k}`, at most 10 bits, ``model="exact"`` only);
+        it estimates :func:`qerror.nonuniform.pow2_mse`.
     model : {"exact", "aciq"}
     chunk_size : int, optional
         Draws per chunk; memory use is a few arrays of this length (default
@@ -277,8 +280,14 @@ def simulate_mse(dist, alpha: ArrayLike, bits: ArrayLike, *, n: int = 1_000_000,
     >>> r.n, abs(r.truncation + r.rounding - r.mse) < 1e-15
     (200000, True)
     """
-    grid = check_grid(grid)
+    pow2 = isinstance(grid, str) and grid == "pow2"
+    grid = "midrise" if pow2 else check_grid(grid)
     model = check_model(model)
+    if pow2:
+        from .nonuniform import _POW2_MAX_BITS, pow2_quantize
+    if pow2 and model != "exact":
+        raise ValueError("grid='pow2' is simulated for model='exact' only (the ACIQ-style "
+                         "pow2 approximation is qerror.nonuniform.pow2_mse(model='aciq'))")
     if not is_law(dist):
         raise TypeError("dist must be a frozen scipy.stats continuous distribution or a "
                         "qerror.clamp(...) law; for data arrays use qerror.mse, which "
@@ -286,6 +295,9 @@ def simulate_mse(dist, alpha: ArrayLike, bits: ArrayLike, *, n: int = 1_000_000,
     law = resolve(dist)  # TypeError/ValueError for unfrozen, discrete or bad parameters
     a = check_alpha(alpha)
     b = check_bits(bits, grid)
+    if pow2 and b.size and int(np.max(b)) > _POW2_MAX_BITS:
+        raise ValueError(f"bits must be at most {_POW2_MAX_BITS} on the pow2 grid, got "
+                         f"{int(np.max(b))}")
     n = _check_count(n, "n", 2, MAX_N)
     chunk_size = _check_count(chunk_size, "chunk_size", 1, 1 << 30)
     rng, seed_used = _make_rng(seed)
@@ -306,7 +318,9 @@ def simulate_mse(dist, alpha: ArrayLike, bits: ArrayLike, *, n: int = 1_000_000,
         if x.size != m:  # pragma: no cover - a law whose rvs ignores size
             raise TypeError(f"dist.rvs(size={m}) returned {x.size} values")
         for j in range(k):
-            if model == "exact":
+            if pow2:
+                e = x - pow2_quantize(x, float(a1[j]), int(b1[j]))
+            elif model == "exact":
                 e = x - quantize(x, a1[j], b1[j], grid=grid)
             else:
                 e = x - np.clip(x, lo[j], hi[j])
@@ -349,4 +363,4 @@ def simulate_mse(dist, alpha: ArrayLike, bits: ArrayLike, *, n: int = 1_000_000,
     bits_out = b1.reshape(shape)
     return MonteCarloMSE(out(mse_), out(se_mse), out(t_), out(se_t), out(r_), out(se_r),
                          n, out(a1), int(bits_out) if bits_out.ndim == 0 else bits_out,
-                         model, grid, seed_used, chunk_size)
+                         model, "pow2" if pow2 else grid, seed_used, chunk_size)

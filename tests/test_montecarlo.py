@@ -256,3 +256,26 @@ def test_result_is_frozen_and_documented():
     for f in MonteCarloMSE.__dataclass_fields__:
         assert f in MonteCarloMSE.__doc__
     assert "MonteCarloMSE(" in repr(r)
+
+
+@pytest.mark.parametrize("dist", [stats.norm(), stats.laplace(0.2, 0.7),
+                                  qerror.clamp(stats.norm(), 1.5)],
+                         ids=["norm", "laplace", "clamped"])
+@pytest.mark.parametrize("bits", [2, 5])
+def test_pow2_grid_agrees_with_pow2_mse(dist, bits):
+    from qerror.nonuniform import _pow2_parts, _resolve_any, pow2_mse
+
+    alpha = 1.7
+    r = qerror.simulate_mse(dist, alpha, bits, grid="pow2", n=200_000, seed=3)
+    assert r.grid == "pow2"
+    assert abs(r.zscore(pow2_mse(dist, alpha, bits))) < 4
+    trunc, rnd = _pow2_parts(_resolve_any(dist), alpha, bits, "exact")
+    assert abs(r.truncation - trunc) < 4 * r.truncation_stderr + 1e-15
+    assert abs(r.rounding - rnd) < 4 * r.rounding_stderr
+
+
+def test_pow2_grid_bad_input():
+    with pytest.raises(ValueError, match="bits"):
+        qerror.simulate_mse(stats.norm(), 1.0, 11, grid="pow2")
+    with pytest.raises(ValueError, match="model"):
+        qerror.simulate_mse(stats.norm(), 1.0, 4, grid="pow2", model="aciq")
