@@ -581,6 +581,12 @@ def write_figures(res, out_dir, *, hist_layer: int = 1):
     nl = len(meta["layer_shapes"])
     paths = []
 
+    def save(fig, name):
+        fig.tight_layout()
+        paths.append(out_dir / name)
+        fig.savefig(paths[-1], dpi=110)
+        plt.close(fig)
+
     show_bits = [b for b in (8, 4) if b in meta["bits"]]
     if show_bits:
         fig, axes = plt.subplots(len(show_bits), len(methods), squeeze=False,
@@ -600,10 +606,7 @@ def write_figures(res, out_dir, *, hist_layer: int = 1):
             axes[r, 0].set_ylabel("KL(float || quant)")
         axes[0, 0].legend(fontsize=7)
         fig.suptitle("Per-layer output-activation KL (Fig. 1A style)")
-        fig.tight_layout()
-        paths.append(out_dir / "fig1a_layer_kl.png")
-        fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
+        save(fig, "fig1a_layer_kl.png")
 
     fig, axes = plt.subplots(1, len(variants), figsize=(4 * len(variants), 3),
                              squeeze=False)
@@ -626,10 +629,7 @@ def write_figures(res, out_dir, *, hist_layer: int = 1):
         ax.set_xlabel("weight")
         ax.legend(fontsize=7)
     fig.suptitle("Weight histograms (Fig. 2A style)")
-    fig.tight_layout()
-    paths.append(out_dir / "fig2a_weight_histograms.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    save(fig, "fig2a_weight_histograms.png")
 
     fig, axes = plt.subplots(1, len(variants), figsize=(4 * len(variants), 3),
                              squeeze=False, sharey=True)
@@ -645,10 +645,7 @@ def write_figures(res, out_dir, *, hist_layer: int = 1):
         ax.set_title(variant, fontsize=9)
     axes[0, 0].set_ylabel("test accuracy")
     axes[0, 0].legend(fontsize=7)
-    fig.tight_layout()
-    paths.append(out_dir / "accuracy_vs_bits.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    save(fig, "accuracy_vs_bits.png")
     return paths
 
 

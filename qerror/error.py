@@ -119,17 +119,11 @@ def _grid_cells(fam, law: Law, geo, lower, upper):
     # the two cells at the pivot edge hold the law: edges and level from x-space
     total = np.zeros(stf.shape)
     for j in (p - 1.0, p):
-        m = (j >= 0) & (j < nf)
+        a = np.maximum(z_edge(j), lower)
+        b = np.minimum(z_edge(j + 1.0), upper)
+        m = (j >= 0) & (j < nf) & (a < b)
         if m.any():
-            jm = j[m]
-            a = np.maximum(law.z((t0[m] + jm) * d[m]), lower)
-            b = np.minimum(law.z((t0[m] + jm + 1.0) * d[m]), upper)
-            c = law.z((t0[m] + jm + 0.5) * d[m])
-            ok = a < b
-            if ok.any():
-                part = np.zeros(jm.shape)
-                part[ok] = fam.seg(a[ok], b[ok], c[ok])
-                total[m] += part
+            total[m] += fam.seg(a[m], b[m], z_edge(j + 0.5)[m])
     # the rest: one block to the right, blocks of 1, 2, 4, ... cells to the left
     total += _restricted_cells(fam, z_edge(p + 1.0), stf, np.maximum(nf - p - 1.0, 0.0),
                                lower, upper)
