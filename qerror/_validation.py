@@ -12,15 +12,8 @@ import operator
 
 import numpy as np
 
-GRIDS = ("midrise", "midtread", "unsigned")
 MODELS = ("exact", "aciq")
 MAX_BITS = 64
-
-
-def check_grid(grid) -> str:
-    if not isinstance(grid, str) or grid not in GRIDS:
-        raise ValueError(f"grid must be one of {GRIDS}, got {grid!r}")
-    return grid
 
 
 def check_model(model) -> str:
@@ -29,8 +22,8 @@ def check_model(model) -> str:
     return model
 
 
-def check_bits(bits, grid: str = "midrise") -> np.ndarray:
-    """Return `bits` as an int64 array; integers 1..64 (2..64 for midtread)."""
+def check_bits_range(bits, lo: int = 1, hi: int = MAX_BITS, where: str = "") -> np.ndarray:
+    """Return `bits` as an int64 array of whole numbers in ``[lo, hi]``."""
     if isinstance(bits, (bool, np.bool_)):
         raise TypeError("bits must be an integer (or array of integers), got a bool")
     try:
@@ -42,10 +35,8 @@ def check_bits(bits, grid: str = "midrise") -> np.ndarray:
     if arr.dtype.kind == "f":
         if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
             raise ValueError(f"bits must be whole numbers, got {bits!r}")
-    lo = 2 if grid == "midtread" else 1
-    if arr.size and (np.any(arr < lo) or np.any(arr > MAX_BITS)):
-        extra = " (the midtread grid needs bits >= 2)" if grid == "midtread" else ""
-        raise ValueError(f"bits must be in [{lo}, {MAX_BITS}]{extra}, got {bits!r}")
+    if arr.size and (np.any(arr < lo) or np.any(arr > hi)):
+        raise ValueError(f"bits must be in [{lo}, {hi}]{where}, got {bits!r}")
     return arr.astype(np.int64)
 
 

@@ -47,8 +47,10 @@ from numpy.typing import ArrayLike
 
 from . import _empirical_kernels as _k
 from ._result import OptimalAlpha
-from ._validation import check_alpha, check_bits, check_grid, check_model
-from .quantizer import aciq_rounding, quantize
+from ._validation import check_alpha, check_model
+from .formats import get_format
+from .formats._base import MagnitudeLevels as _Levels
+from .formats._uniform import MAX_DATA_BITS as MAX_EXACT_BITS
 
 __all__ = [
     "empirical_error_parts",
@@ -58,9 +60,6 @@ __all__ = [
     "maxabs_alpha",
     "compare_alphas",
 ]
-
-#: largest bit-width the exact empirical solver accepts (2**15 levels per side)
-MAX_EXACT_BITS = 16
 
 # pruning slack, relative to sum(x**2): covers the rounding of the bound sums
 _MARGIN = 1e-12
@@ -105,8 +104,8 @@ def _check_finite(xa: np.ndarray, name: str = "x") -> None:
         raise _nonfinite_error(xa, name)
 
 
-def _scalar_bits(bits, grid: str) -> int:
-    b = check_bits(bits, grid)
+def _scalar_bits(bits, fmt) -> int:
+    b = fmt.check_bits(bits)
     if b.ndim != 0:
         raise ValueError(f"bits must be a single integer here, got {bits!r}")
     return int(b)
@@ -125,39 +124,12 @@ def _channels(xa: np.ndarray, axis) -> np.ndarray:
 
 
 # ============================================================================ levels
-@dataclass(frozen=True)
-class _Levels:
-    """Non-negative levels ``c * step`` and thresholds ``theta * step`` of a grid.
-
-    Magnitudes go to the nearest level; ``alpha = afac * step``.  On the unsigned grid
-    the levels are those for ``x >= 0``; negative values always go to ``c[0]``.
-    """
-
-    c: np.ndarray
-    theta: np.ndarray
-    afac: float
-    signed: bool
-
-
-def _levels(bits: int, grid: str) -> _Levels:
-    if grid == "midtread":
-        k = 2 ** (bits - 1) - 1
-        afac, c0, n = float(k), 0.0, k + 1
-    else:
-        m = 2 ** (bits - 1) if grid == "midrise" else 2**bits
-        afac, c0, n = float(m), 0.5, m
-    if bits > MAX_EXACT_BITS:  # ACIQ model only: the levels are not needed
-        n = 1
-    c = np.arange(n, dtype=np.float64) + c0
-    return _Levels(c, c[:-1] + 0.5, afac, grid != "unsigned")
-
-
-def _bits_ok_for_exact(bits: int, grid: str) -> None:
-    top = MAX_EXACT_BITS - (1 if grid == "unsigned" else 0)
-    if bits > top:
+def _bits_ok_for_exact(bits: int, fmt) -> None:
+    top = MAX_EXACT_BITS - (0 if fmt.signed else 1)
+    if bits > top and fmt.uniform:
         raise ValueError(
             f"the exact empirical optimum is supported for bits <= {top} on the "
-            f"{grid!r} grid (got {bits}); with more bits the rounding error is below "
+            f"{fmt.name!r} grid (got {bits}); with more bits the rounding error is below "
             "float64 resolution of the data's energy; use model='aciq' or max-abs"
         )
 
@@ -601,28 +573,30 @@ def _solve_aciq(h: _Summary, lv: _Levels, r: int):
 
 
 # ============================================================================ public
-def _exact_parts_rows(rows: np.ndarray, alpha: np.ndarray, bits: int, grid: str):
+def _exact_parts_rows(rows: np.ndarray, alpha: np.ndarray, bits: int, fmt):
     """Exact (truncation, rounding) per row at per-row alpha > 0, point by point."""
     xf = rows.astype(np.float64)
     al = np.asarray(alpha, dtype=np.float64)[:, None]
-    with np.errstate(over="ignore"):  # x / step may overflow for a tiny alpha
-        q = quantize(xf, al, bits, grid=grid)
+    b = np.int64(bits)
+    geo = fmt.geometry(al, b)
+    with np.errstate(over="ignore", invalid="ignore"):  # x / step may overflow
+        q = fmt.quantize(*np.broadcast_arrays(xf, al, b))
     err = (xf - q) ** 2
-    out = ((xf < 0) | (xf > al)) if grid == "unsigned" else (np.abs(xf) > al)
+    out = (xf < geo.lo) | (xf > geo.hi)
     N = xf.shape[1]
     return (np.where(out, err, 0.0).sum(axis=1) / N,
             np.where(out, 0.0, err).sum(axis=1) / N)
 
 
-def _exact_parts(xf: np.ndarray, alpha: float, bits: int, grid: str):
-    t, r = _exact_parts_rows(np.ravel(xf)[None, :], np.array([alpha]), bits, grid)
+def _exact_parts(xf: np.ndarray, alpha: float, bits: int, fmt):
+    t, r = _exact_parts_rows(np.ravel(xf)[None, :], np.array([alpha]), bits, fmt)
     return float(t[0]), float(r[0])
 
 
-def _solve_rows(xa: np.ndarray, rows: np.ndarray, bits: int, model: str, grid: str,
+def _solve_rows(xa: np.ndarray, rows: np.ndarray, bits: int, model: str, fmt,
                 use_numba):
     """Solve every row; returns per-row arrays and the shared message and method."""
-    lv = _levels(bits, grid)
+    lv = fmt.magnitude_levels(bits)
     h = _Summary(rows, lv.signed, use_numba, lv.c.size)
     backend = _k.backend(use_numba)
     if not np.isfinite(h.amax).all():
@@ -636,16 +610,16 @@ def _solve_rows(xa: np.ndarray, rows: np.ndarray, bits: int, model: str, grid: s
     if zero.any():
         # nothing to quantize usefully: alpha = 0 and every value's error is x^2
         mse[zero] = tr[zero] = h.total_sq[zero] / N
-        if grid == "midtread":
-            notes.append("the data are all zero: every alpha gives MSE 0; alpha = 0 "
-                         "reported")
-        elif grid == "midrise":
-            notes.append("the data are all zero: the MSE (step/2)^2 falls as alpha -> "
-                         "0; alpha = 0 (the infimum, MSE 0) reported")
-        else:
+        if not lv.signed:
             notes.append("no value is above zero: every value goes to the lowest level "
                          "step/2, the MSE falls as alpha -> 0; alpha = 0 (the infimum) "
                          "reported")
+        elif lv.c[0] == 0.0:
+            notes.append("the data are all zero: every alpha gives MSE 0; alpha = 0 "
+                         "reported")
+        else:
+            notes.append("the data are all zero: the MSE (step/2)^2 falls as alpha -> "
+                         "0; alpha = 0 (the infimum, MSE 0) reported")
         for i in np.nonzero(zero)[0]:  # unsigned: negatives count, x^2 each
             xf = rows[i].astype(np.float64)
             mse[i] = tr[i] = float(np.dot(xf, xf)) / N
@@ -653,6 +627,9 @@ def _solve_rows(xa: np.ndarray, rows: np.ndarray, bits: int, model: str, grid: s
     extra = {"backend": backend, "nbins": h.nb}
     nfev, method, msg = 0, "all-zero", ""
     if todo.size and model == "aciq":
+        if not fmt.uniform:
+            raise ValueError(f"model='aciq' needs a uniform grid; grid {fmt.name!r} has "
+                             "unequal steps (use model='exact')")
         for r in todo:
             alpha[r], tsse = _solve_aciq(h, lv, int(r))
             tr[r] = (tsse + (h.neg[r, 2] if not lv.signed else 0.0)) / N
@@ -662,12 +639,12 @@ def _solve_rows(xa: np.ndarray, rows: np.ndarray, bits: int, model: str, grid: s
                "stationary point was solved exactly on the sorted values around it")
         rd = np.where(h.valid, mse - tr, 0.0)
     elif todo.size:
-        _bits_ok_for_exact(bits, grid)
+        _bits_ok_for_exact(bits, fmt)
         sol = _solve_exact(h, lv, todo)
         alpha[todo] = lv.afac * sol.step
         mse[todo], tr[todo] = sol.sse / N, sol.trunc_sse / N
         if N * todo.size <= 1 << 16:  # small data: the error evaluated point by point
-            t, r = _exact_parts_rows(rows[todo], alpha[todo], bits, grid)
+            t, r = _exact_parts_rows(rows[todo], alpha[todo], bits, fmt)
             tr[todo], mse[todo] = t, t + r
         rd = np.maximum(mse - tr, 0.0)
         nfev, method = sol.pieces, "histogram-bnb+exhaustive-pieces"
@@ -688,7 +665,7 @@ def _solve_rows(xa: np.ndarray, rows: np.ndarray, bits: int, model: str, grid: s
 
 
 def optimal_alpha_data(x: ArrayLike, bits, *, model: str = "exact",
-                       grid: str = "midtread", axis=None,
+                       grid=None, axis=None,
                        use_numba: bool | None = None) -> OptimalAlpha:
     r"""The clipping boundary that minimises the quantization error of a data array.
 
@@ -716,8 +693,8 @@ def optimal_alpha_data(x: ArrayLike, bits, *, model: str = "exact",
         Bit-width; at most 16 (15 unsigned) for ``model="exact"``.
     model : {"exact", "aciq"}
         Which error to minimise.
-    grid : {"midtread", "midrise", "unsigned"}
-        Quantizer grid; the default is the signed narrow-range integer grid.
+    grid : str or qerror.formats.Format, optional
+        Quantizer format; default ``"midrise"`` (the supplement's quantizer).
     axis : int, optional
         Channel axis: one alpha per index along it (per-channel quantization).
     use_numba : bool, optional
@@ -744,14 +721,14 @@ def optimal_alpha_data(x: ArrayLike, bits, *, model: str = "exact",
     >>> x = np.random.default_rng(0).standard_t(4, size=10_000)
     >>> r = optimal_alpha_data(x, 4)
     >>> round(r.alpha, 3), round(r.mse, 5), bool(r.success)
-    (5.512, 0.09616, True)
+    (6.188, 0.08685, True)
     """
-    grid = check_grid(grid)
+    fmt = get_format(grid)
     model = check_model(model)
-    b = _scalar_bits(bits, grid)
+    b = _scalar_bits(bits, fmt)
     xa = _check_data(x)
     rows = xa.reshape(1, -1) if axis is None else _channels(xa, axis)
-    al, ms, tr, rd, nfev, method, msg, extra = _solve_rows(xa, rows, b, model, grid,
+    al, ms, tr, rd, nfev, method, msg, extra = _solve_rows(xa, rows, b, model, fmt,
                                                             use_numba)
     if axis is None:
         conv = float
@@ -765,12 +742,12 @@ def optimal_alpha_data(x: ArrayLike, bits, *, model: str = "exact",
                         mse=conv(ms[0] if axis is None else ms),
                         truncation=conv(tr[0] if axis is None else tr),
                         rounding=conv(rd[0] if axis is None else rd),
-                        bits=b, model=model, grid=grid, success=success, message=msg,
+                        bits=b, model=model, grid=fmt.name, success=success, message=msg,
                         nfev=int(nfev), method=method, extra=extra)
 
 
-def empirical_error_parts(x: ArrayLike, alpha: ArrayLike, bits: ArrayLike, *,
-                          model: str = "exact", grid: str = "midrise"):
+def empirical_error_parts(x: ArrayLike, alpha: ArrayLike, bits: ArrayLike = None, *,
+                          model: str = "exact", grid=None):
     r"""Truncation and rounding parts of the quantization error of a data array.
 
     With ``model="exact"`` (the real quantizer :func:`qerror.quantize`)
@@ -780,7 +757,8 @@ def empirical_error_parts(x: ArrayLike, alpha: ArrayLike, bits: ArrayLike, *,
         T = \frac1N \sum_{|x_j| > \alpha} (x_j - Q(x_j))^2, \qquad
         R = \frac1N \sum_{|x_j| \le \alpha} (x_j - Q(x_j))^2,
 
-    (on the unsigned grid "outside" means :math:`x_j \notin [0, \alpha]`), so that
+    ("outside" means beyond the format's range, :math:`[0, \alpha]` on the unsigned
+    grid), so that
     :math:`T + R` is the mean-square error.  With ``model="aciq"`` (Eq. 3-4)
     :math:`T = \frac1N\sum_j d(x_j, [lo, hi])^2` and :math:`R = \Delta^2/12`.
 
@@ -792,7 +770,8 @@ def empirical_error_parts(x: ArrayLike, alpha: ArrayLike, bits: ArrayLike, *,
         Clipping boundary (> 0) and bit-width; they broadcast against each other, not
         against `x`.
     model : {"exact", "aciq"}
-    grid : {"midrise", "midtread", "unsigned"}
+    grid : str or qerror.formats.Format, optional
+        Quantizer format; default ``"midrise"``.
 
     Returns
     -------
@@ -806,13 +785,16 @@ def empirical_error_parts(x: ArrayLike, alpha: ArrayLike, bits: ArrayLike, *,
     >>> round(t, 4), round(r, 4)
     (0.8, 0.042)
     """
-    grid = check_grid(grid)
+    fmt = get_format(grid)
     model = check_model(model)
+    if model == "aciq" and not fmt.uniform:
+        raise ValueError(f"model='aciq' needs a uniform grid; grid {fmt.name!r} has "
+                         "unequal steps (use model='exact')")
     xa = _check_data(x)
     xf = xa.ravel().astype(np.float64)
     _check_finite(xa)
     a = check_alpha(alpha)
-    b = check_bits(bits, grid)
+    b = fmt.check_bits(bits)
     a, b = np.broadcast_arrays(a, b)
     tr = np.empty(a.shape)
     rd = np.empty(a.shape)
@@ -820,19 +802,19 @@ def empirical_error_parts(x: ArrayLike, alpha: ArrayLike, bits: ArrayLike, *,
     for i in np.ndindex(a.shape):
         ai, bi = float(a[i]), int(b[i])
         if model == "exact":
-            tr[i], rd[i] = _exact_parts(xf, ai, bi, grid)
+            tr[i], rd[i] = _exact_parts(xf, ai, bi, fmt)
         else:
-            lo = 0.0 if grid == "unsigned" else -ai
-            d = xf - np.clip(xf, lo, ai)
+            geo = fmt.geometry(np.float64(ai), np.int64(bi))
+            d = xf - np.clip(xf, geo.lo, geo.hi)
             tr[i] = float(np.dot(d, d)) / N
-            rd[i] = float(aciq_rounding(np.float64(ai), np.int64(bi), grid))
+            rd[i] = float(geo.step**2 / 12.0)
     if tr.ndim == 0:
         return float(tr), float(rd)
     return tr, rd
 
 
 # ============================================================================ peers
-def _route_result(xa, bits, grid, alphas, method, message, extra=None):
+def _route_result(xa, bits, fmt, alphas, method, message, extra=None):
     """OptimalAlpha for a heuristic alpha, with its exact empirical error."""
     alphas = np.asarray(alphas, dtype=np.float64)
     flat = alphas.ravel()
@@ -844,13 +826,13 @@ def _route_result(xa, bits, grid, alphas, method, message, extra=None):
     r = np.empty(flat.size)
     for i, (row, al) in enumerate(zip(rows, flat, strict=True)):
         if al > 0:
-            t[i], r[i] = _exact_parts(row.astype(np.float64), float(al), bits, grid)
+            t[i], r[i] = _exact_parts(row.astype(np.float64), float(al), bits, fmt)
         else:  # all-zero data
             xf = row.astype(np.float64)
             t[i], r[i] = float(np.dot(xf, xf)) / xf.size, 0.0
     conv = (lambda v: float(v[0])) if alphas.ndim == 0 else (lambda v: v)
     return OptimalAlpha(alpha=conv(flat), mse=conv(t + r), truncation=conv(t),
-                        rounding=conv(r), bits=bits, model="exact", grid=grid,
+                        rounding=conv(r), bits=bits, model="exact", grid=fmt.name,
                         success=False if alphas.ndim == 0 else np.zeros(flat.size, bool),
                         message=message, nfev=0, method=method, extra=extra or {})
 
@@ -863,7 +845,7 @@ def _rows(x, axis):
     return xa, _channels(xa, axis)
 
 
-def maxabs_alpha(x: ArrayLike, bits, *, grid: str = "midtread", axis=None) -> OptimalAlpha:
+def maxabs_alpha(x: ArrayLike, bits=None, *, grid=None, axis=None) -> OptimalAlpha:
     r"""The max-abs choice :math:`\alpha = \max_j |x_j|` (unsigned: :math:`\max_j x_j`),
     with its exact empirical error.  No clipping; the rounding step is the largest.
 
@@ -872,24 +854,19 @@ def maxabs_alpha(x: ArrayLike, bits, *, grid: str = "midtread", axis=None) -> Op
     >>> from qerror.empirical import maxabs_alpha
     >>> r = maxabs_alpha([-3.0, 0.5, 1.0], 4)
     >>> r.alpha, round(r.mse, 5)
-    (3.0, 0.0085)
+    (3.0, 0.01432)
     """
-    grid = check_grid(grid)
-    b = _scalar_bits(bits, grid)
+    fmt = get_format(grid)
+    b = _scalar_bits(bits, fmt)
     _, rows = _rows(x, axis)
-    if grid == "unsigned":
+    if not fmt.signed:
         al = np.maximum(rows.max(axis=1), 0.0)
     else:
         al = np.abs(rows).max(axis=1)
     al = al.astype(np.float64)
     al = al[0] if axis is None else al
-    return _route_result(rows if axis is not None else rows[0], b, grid, al, "max-abs",
+    return _route_result(rows if axis is not None else rows[0], b, fmt, al, "max-abs",
                          "max-abs: no clipping, not an optimum")
-
-
-def _lead_optimal_alpha():
-    import qerror
-    return getattr(qerror, "optimal_alpha", None)
 
 
 def _fitted_law(rows: np.ndarray, law: str):
@@ -904,7 +881,7 @@ def _fitted_law(rows: np.ndarray, law: str):
     raise ValueError(f"law must be 'norm' or 'laplace', got {law!r}")
 
 
-def fit_alpha(x: ArrayLike, bits, *, law: str = "norm", grid: str = "midtread",
+def fit_alpha(x: ArrayLike, bits=None, *, law: str = "norm", grid=None,
               axis=None) -> OptimalAlpha:
     r"""ACIQ's moment-fit route: fit a zero-mean law to the data, clip at its optimum.
 
@@ -932,35 +909,25 @@ def fit_alpha(x: ArrayLike, bits, *, law: str = "norm", grid: str = "midtread",
     >>> round(float(r.alpha / np.abs(x).mean()), 2)   # ACIQ's 4-bit Laplace constant
     5.03
     """
-    grid = check_grid(grid)
-    b = _scalar_bits(bits, grid)
+    from .optimal import optimal_alpha
+
+    fmt = get_format(grid)
+    b = _scalar_bits(bits, fmt)
     _, rows = _rows(x, axis)
     scale, laws = _fitted_law(rows, law)
-    solver = _lead_optimal_alpha()
-    lv = _levels(b, grid) if b <= 24 else None
     alphas = np.empty(scale.size)
     for i, (s, dist) in enumerate(zip(scale, laws, strict=True)):
-        if s == 0:
-            alphas[i] = 0.0
-        elif solver is not None:
-            alphas[i] = float(solver(dist, b, model="aciq", grid=grid).alpha)
-        elif law == "laplace" and grid != "unsigned":
-            from scipy.special import lambertw
-            r = lv.afac if lv is not None else 2.0 ** (b - 1)
-            alphas[i] = float(s * lambertw(12.0 * r * r).real)
-        else:
-            raise NotImplementedError(
-                "the Gaussian (and unsigned-grid) ACIQ optimum comes from "
-                "qerror.optimal_alpha, which is not available in this build")
+        alphas[i] = 0.0 if s == 0 else float(
+            optimal_alpha(dist, b, model="aciq", grid=fmt).alpha)
     al = alphas[0] if axis is None else alphas
-    return _route_result(rows if axis is not None else rows[0], b, grid, al,
+    return _route_result(rows if axis is not None else rows[0], b, fmt, al,
                          f"fit-{law}+aciq",
                          f"moment fit ({law}, scale about zero) then the analytic ACIQ "
                          "optimum of the fitted law: not an optimum for the data",
                          {"scale": scale[0] if axis is None else scale})
 
 
-def octav_alpha(x: ArrayLike, bits, *, grid: str = "midtread", iterations: int = 10,
+def octav_alpha(x: ArrayLike, bits=None, *, grid=None, iterations: int = 10,
                 alpha0=None, axis=None) -> OptimalAlpha:
     r"""OCTAV's fixed-point iteration (Sakr et al., 2022) for the clipping boundary.
 
@@ -982,20 +949,19 @@ def octav_alpha(x: ArrayLike, bits, *, grid: str = "midtread", iterations: int =
     >>> from qerror.empirical import octav_alpha
     >>> x = np.random.default_rng(0).standard_t(4, size=10_000)
     >>> round(octav_alpha(x, 4).alpha, 2)
-    5.58
+    6.0
     """
-    grid = check_grid(grid)
-    b = _scalar_bits(bits, grid)
+    fmt = get_format(grid)
+    b = _scalar_bits(bits, fmt)
     if int(iterations) < 0:
         raise ValueError("iterations must be >= 0")
     _, rows = _rows(x, axis)
-    afac = 2.0 ** (b - 1) - 1 if grid == "midtread" else (
-        2.0 ** (b - 1) if grid == "midrise" else 2.0**b)
-    kappa = 1.0 / (12.0 * afac * afac)
+    step = fmt.step(np.float64(1.0), np.int64(b))
+    kappa = float(step * step) / 12.0
     alphas = np.empty(rows.shape[0])
     for i, row in enumerate(rows):
         rf = row.astype(np.float64)
-        a = np.abs(rf) if grid != "unsigned" else rf[rf >= 0]
+        a = np.abs(rf) if fmt.signed else rf[rf >= 0]
         if a.size == 0 or a.max() == 0:
             alphas[i] = 0.0
             continue
@@ -1009,13 +975,13 @@ def octav_alpha(x: ArrayLike, bits, *, grid: str = "midtread", iterations: int =
             al = float(a[out].sum()) / (kappa * (a.size - n_out) + n_out)
         alphas[i] = al
     al = alphas[0] if axis is None else alphas
-    return _route_result(rows if axis is not None else rows[0], b, grid, al,
+    return _route_result(rows if axis is not None else rows[0], b, fmt, al,
                          f"octav-{int(iterations)}",
                          f"OCTAV fixed-point iteration, {int(iterations)} step(s): a "
                          "stationary point of an approximate error, not certified")
 
 
-def compare_alphas(x: ArrayLike, bits, *, grid: str = "midtread", axis=None,
+def compare_alphas(x: ArrayLike, bits=None, *, grid=None, axis=None,
                    use_numba: bool | None = None) -> dict:
     """Every clipping route on the same data: ``{name: OptimalAlpha}``.
 
@@ -1027,10 +993,8 @@ def compare_alphas(x: ArrayLike, bits, *, grid: str = "midtread", axis=None,
     out = {"optimal": optimal_alpha_data(x, bits, grid=grid, axis=axis,
                                          use_numba=use_numba),
            "max-abs": maxabs_alpha(x, bits, grid=grid, axis=axis)}
-    for law in ("norm", "laplace"):
-        try:
+    if get_format(grid).uniform:
+        for law in ("norm", "laplace"):
             out[f"aciq-{law}"] = fit_alpha(x, bits, law=law, grid=grid, axis=axis)
-        except NotImplementedError:
-            pass
-    out["octav"] = octav_alpha(x, bits, grid=grid, axis=axis)
+        out["octav"] = octav_alpha(x, bits, grid=grid, axis=axis)
     return out

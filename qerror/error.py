@@ -38,13 +38,11 @@ from numpy.typing import ArrayLike
 from ._validation import (
     broadcast_alpha_bits,
     check_alpha,
-    check_bits,
-    check_grid,
     check_model,
     scalar_or_array,
 )
 from .distributions import Law, is_law, resolve
-from .quantizer import grid_geometry, quantize
+from .formats import get_format
 
 __all__ = ["mse", "truncation_error", "rounding_error", "error_parts", "clamping_gain"]
 
@@ -82,8 +80,9 @@ def _restricted_cells(fam, a0, step, n, lower, upper):
 _PIVOT_RATIO = 1e3
 
 
-def _grid_cells(fam, law: Law, geo, lower, upper):
-    """Rounding part of the whole cells of ``geo`` for a resolved law (z-space bounds
+def _grid_cells(fam, law: Law, block, lower, upper):
+    """Rounding part of a block ``(a0, step, n)`` of whole cells (x-space) of a
+    format's geometry, for a resolved law (z-space bounds
     ``lower``, ``upper``), with every block starting at an edge near the law.
 
     A family sums a block as ``a0 + i*step``, with an absolute error of about
@@ -96,9 +95,9 @@ def _grid_cells(fam, law: Law, geo, lower, upper):
     of 1, 2, 4, ... cells to the left, each starting at an edge computed in x-space, so
     that an edge's error stays within ``1e-16`` of its distance from the law.
     """
-    a0z = law.z(geo.a0)
-    step = geo.step / law.scale
-    n = geo.n
+    a0x, stepx, n = block
+    a0z = law.z(a0x)
+    step = stepx / law.scale
     # (indices above 2^50 are not exact in float64; so many cells are summed by the
     # families' Euler-Maclaurin forms, which use the block ends only)
     far = (np.abs(a0z) > _PIVOT_RATIO) & (n <= 2.0**50)
@@ -108,8 +107,8 @@ def _grid_cells(fam, law: Law, geo, lower, upper):
     near = ~far
     if near.any():
         out[near] = _restricted_cells(fam, a0z[near], step[near], n[near], lower, upper)
-    d, nf, stf = geo.step[far], n[far], step[far]
-    t0 = np.round(2.0 * (geo.a0[far] / d)) * 0.5
+    d, nf, stf = stepx[far], n[far], step[far]
+    t0 = np.round(2.0 * (a0x[far] / d)) * 0.5
     with np.errstate(over="ignore", invalid="ignore"):
         p = np.clip(np.round(law.loc / d - t0), 0.0, nf)
 
@@ -144,65 +143,39 @@ def _nearest_range_point(x, lo, hi):
     return np.clip(x, lo, hi)
 
 
-def _two_product(a, b):
-    """(p, e) with p + e == a * b exactly (Dekker/Veltkamp, no FMA needed)."""
-    p = a * b
-    split = 134217729.0  # 2**27 + 1
-    ta = split * a
-    a_hi = ta - (ta - a)
-    a_lo = a - a_hi
-    tb = split * b
-    b_hi = tb - (tb - b)
-    b_lo = b - b_hi
-    e = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
-    return p, e
+def _cell_sum(fn, cells, lower, upper, shape):
+    """Sum of ``fn(a, b, level)`` over irregular z-space cells cut to (lower, upper);
+    each of ``a, b, level`` has the engine's shape or that shape plus a cell axis."""
+    out = np.zeros(shape)
+    for a, b, c in cells:
+        a, b = np.maximum(a, lower), np.minimum(b, upper)
+        m = a < b
+        if m.any():
+            v = np.zeros(a.shape)
+            v[m] = fn(a[m], b[m], np.broadcast_to(c, a.shape)[m])
+            out += v.reshape(shape + (-1,)).sum(axis=-1) if v.ndim > len(shape) else v
+    return out
 
 
-def _atom_error(x: float, alpha: np.ndarray, bits: np.ndarray, grid: str) -> np.ndarray:
-    """(x - Q(x))^2 for a point x, without the cancellation of x - Q(x).
-
-    Levels are alpha * m / D with integers m and D (midrise: m = 2i+1-2^b, D = 2^b;
-    midtread: m = k, D = 2^(b-1)-1; unsigned: m = 2i+1, D = 2^(b+1)), so
-    x - Q(x) = (D x - m alpha) / D, with both products formed exactly.  At 32 bits
-    the naive difference loses 9 digits; this keeps all of them (for b <= 52, where
-    the level index is an exact double).
-    """
-    xs = np.full(alpha.shape, float(x))
-    q = quantize(xs, alpha, bits, grid=grid)
-    naive = xs - q
-    two_b = np.exp2(bits.astype(np.float64))
-    if grid == "midrise":
-        den = two_b
-        m = np.rint(q / alpha * den)  # odd integer 2i+1-2^b
-    elif grid == "unsigned":
-        den = 2.0 * two_b
-        m = np.rint(q / alpha * den)
-    else:
-        den = 0.5 * two_b - 1.0
-        m = np.rint(q / alpha * den)
-    ok = bits <= 52
-    p1, e1 = _two_product(den, xs)
-    p2, e2 = _two_product(m, alpha)
-    with np.errstate(invalid="ignore", over="ignore"):
-        r = ((p1 - p2) + (e1 - e2)) / den
-    r = np.where(ok & np.isfinite(r), r, naive)
-    return r * r
+def _z_cells(law: Law, geo):
+    return [(law.z(a), law.z(b), law.z(c)) for a, b, c in geo.cells]
 
 
-def _error_parts(law: Law, alpha: np.ndarray, bits: np.ndarray, model: str, grid: str,
+def _error_parts(law: Law, alpha: np.ndarray, bits: np.ndarray, model: str, fmt,
                  rounding: bool = True):
-    """(truncation, rounding) arrays for a resolved law; alpha/bits same-shape 1-D."""
+    """(truncation, rounding) arrays for a resolved law and a format; alpha/bits
+    same-shape 1-D (bits may be one element for every alpha)."""
+    fmt = get_format(fmt)
     fam, s = law.family, law.scale
-    geo = grid_geometry(alpha, bits, grid)
+    geo = fmt.geometry(alpha, bits)
     hi = law.z(geo.hi)
-    step = geo.step / s
     L, U = law.lower, law.upper
     exact = model == "exact"
     ref_hi = law.z(geo.level_hi) if exact else hi
 
     # a law symmetric about 0 on a symmetric grid: both tails are equal
     mirror = (getattr(fam, "symmetric", False) and law.loc == 0.0 and L == -U
-              and grid != "unsigned")
+              and fmt.symmetric)
     trunc = np.zeros(alpha.shape)
     # right tail
     if U == np.inf and L == -np.inf:
@@ -235,15 +208,10 @@ def _error_parts(law: Law, alpha: np.ndarray, bits: np.ndarray, model: str, grid
     rnd = np.zeros(alpha.shape)
     if rounding:
         if exact:
-            rnd += _grid_cells(fam, law, geo, L, U)
-            if geo.half_cells:
-                lo = law.z(geo.lo)
-                half = 0.5 * step
-                for a, b, c in ((lo, lo + half, lo), (hi - half, hi, hi)):
-                    a, b = np.maximum(a, L), np.minimum(b, U)
-                    m = a < b
-                    if m.any():
-                        rnd[m] += fam.seg(a[m], b[m], c[m])
+            for block in geo.blocks:
+                rnd += _grid_cells(fam, law, block, L, U)
+            if geo.cells:
+                rnd += _cell_sum(fam.seg, _z_cells(law, geo), L, U, alpha.shape)
             if s != 1.0:
                 rnd *= s * s
         else:
@@ -255,7 +223,7 @@ def _error_parts(law: Law, alpha: np.ndarray, bits: np.ndarray, model: str, grid
             continue
         xs = np.full(alpha.shape, x)
         if exact:
-            err = _atom_error(x, alpha, bits, grid) * mass
+            err = fmt.atom_error(x, alpha, np.broadcast_to(bits, alpha.shape)) * mass
         else:
             err = (xs - _nearest_range_point(xs, geo.lo, geo.hi)) ** 2 * mass
         outside = (xs < geo.lo) | (xs > geo.hi)
@@ -267,11 +235,15 @@ def _error_parts(law: Law, alpha: np.ndarray, bits: np.ndarray, model: str, grid
 
 def _prepare(dist, alpha, bits, model, grid):
     model = check_model(model)
-    grid = check_grid(grid)
+    fmt = get_format(grid)
+    if model == "aciq" and not fmt.uniform:
+        raise ValueError(f"model='aciq' needs a uniform grid (one step Delta for the "
+                         f"Delta^2/12 term); grid {fmt.name!r} has unequal steps: use "
+                         "model='exact'")
     a = check_alpha(alpha)
-    b = check_bits(bits, grid)
+    b = fmt.check_bits(bits)
     a, b = broadcast_alpha_bits(a, b)
-    return model, grid, a, b
+    return model, fmt, a, b
 
 
 def _overflow_error(alpha) -> ValueError:
@@ -291,7 +263,7 @@ def _no_nan(values: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 def _parts_public(dist, alpha, bits, model, grid):
     """Validate, dispatch (law or data) and return (trunc, rnd) arrays of the bcast shape."""
-    model, grid, a, b = _prepare(dist, alpha, bits, model, grid)
+    model, fmt, a, b = _prepare(dist, alpha, bits, model, grid)
     shape = a.shape
     if is_law(dist):
         law = resolve(dist)
@@ -304,14 +276,14 @@ def _parts_public(dist, alpha, bits, model, grid):
             b1 = b.ravel()
         try:
             with np.errstate(all="ignore"):  # over/underflow: NaN, refused just below
-                t, r = _error_parts(law, a1, b1, model, grid)
+                t, r = _error_parts(law, a1, b1, model, fmt)
         except (OverflowError, ZeroDivisionError):  # scalar math of the quadrature path
             raise _overflow_error(float(np.max(a1) if np.max(a1) > 1 else np.min(a1))) \
                 from None
         return _no_nan(t, a1).reshape(shape), _no_nan(r, a1).reshape(shape)
     from . import empirical  # data arrays: the empirical distribution
 
-    t, r = empirical.empirical_error_parts(dist, a, b, model=model, grid=grid)
+    t, r = empirical.empirical_error_parts(dist, a, b, model=model, grid=fmt)
     return np.asarray(t, dtype=np.float64), np.asarray(r, dtype=np.float64)
 
 
@@ -326,16 +298,17 @@ _PARAMS_DOC = """
         Clipping boundary :math:`\\alpha`, finite and > 0.
     bits : array_like of int
         Bit-width :math:`b`, 1 to 64 (2 to 64 on the midtread grid).  `alpha` and
-        `bits` broadcast against each other like a ufunc.
+        `bits` broadcast against each other like a ufunc.  May be omitted for a
+        format with a fixed level count.
     model : {"exact", "aciq"}
         ``"exact"``: the real quantizer.  ``"aciq"``: the supplement's Eq. 3.
-    grid : {"midrise", "midtread", "unsigned"}
-        Quantizer grid, see :mod:`qerror.quantizer`.
+    grid : str or qerror.formats.Format, optional
+        Quantizer format (:mod:`qerror.formats`); default ``"midrise"``.
 """
 
 
-def mse(dist, alpha: ArrayLike, bits: ArrayLike, *, model: str = "exact",
-        grid: str = "midrise"):
+def mse(dist, alpha: ArrayLike, bits: ArrayLike = None, *, model: str = "exact",
+        grid=None):
     r"""Mean-square quantization error of `dist` (supplement Eqs. 1-4, 7).
 
     .. math::
@@ -379,8 +352,8 @@ def mse(dist, alpha: ArrayLike, bits: ArrayLike, *, model: str = "exact",
     return scalar_or_array(t + r)
 
 
-def truncation_error(dist, alpha: ArrayLike, bits: ArrayLike, *, model: str = "exact",
-                     grid: str = "midrise"):
+def truncation_error(dist, alpha: ArrayLike, bits: ArrayLike = None, *,
+                     model: str = "exact", grid=None):
     r"""Clipping part of the error: values outside the range (Eq. 3, first two terms).
 
     .. math::
@@ -409,8 +382,8 @@ def truncation_error(dist, alpha: ArrayLike, bits: ArrayLike, *, model: str = "e
     return scalar_or_array(t)
 
 
-def rounding_error(dist, alpha: ArrayLike, bits: ArrayLike, *, model: str = "exact",
-                   grid: str = "midrise"):
+def rounding_error(dist, alpha: ArrayLike, bits: ArrayLike = None, *,
+                   model: str = "exact", grid=None):
     r"""Rounding part of the error: values inside the range (Eq. 1-2).
 
     .. math::
@@ -438,8 +411,8 @@ def rounding_error(dist, alpha: ArrayLike, bits: ArrayLike, *, model: str = "exa
     return scalar_or_array(r)
 
 
-def error_parts(dist, alpha: ArrayLike, bits: ArrayLike, *, model: str = "exact",
-                grid: str = "midrise"):
+def error_parts(dist, alpha: ArrayLike, bits: ArrayLike = None, *,
+                model: str = "exact", grid=None):
     """``(truncation, rounding)`` in one pass; see :func:`mse`.
     {params}
     Returns
@@ -450,8 +423,8 @@ def error_parts(dist, alpha: ArrayLike, bits: ArrayLike, *, model: str = "exact"
     return scalar_or_array(t), scalar_or_array(r)
 
 
-def clamping_gain(dist, d, alpha: ArrayLike, bits: ArrayLike, *, model: str = "exact",
-                  grid: str = "midrise"):
+def clamping_gain(dist, d, alpha: ArrayLike, bits: ArrayLike = None, *,
+                  model: str = "exact", grid=None):
     r"""Lemma 1 difference: error of `dist` minus error of ``clamp(dist, d)``.
 
     Same boundary :math:`A` = `alpha` for both laws.  Computed directly over the region
@@ -499,7 +472,7 @@ def clamping_gain(dist, d, alpha: ArrayLike, bits: ArrayLike, *, model: str = "e
         raise TypeError("dist must be a frozen scipy.stats continuous distribution (the "
                         "unbounded law)")
     d = check_positive_scalar(d, "d")
-    model, grid, a, b = _prepare(dist, alpha, bits, model, grid)
+    model, fmt, a, b = _prepare(dist, alpha, bits, model, grid)
     law = resolve(dist)
     _check_clamp_bound(d, law.scale)
     shape = a.shape
@@ -512,7 +485,7 @@ def clamping_gain(dist, d, alpha: ArrayLike, bits: ArrayLike, *, model: str = "e
             continue
         try:
             with np.errstate(all="ignore"):  # over/underflow: NaN, refused below
-                t, r = _error_parts(sub, a1, b1, model, grid, rounding=model == "exact")
+                t, r = _error_parts(sub, a1, b1, model, fmt, rounding=model == "exact")
         except (OverflowError, ZeroDivisionError):  # scalar math of the quadrature path
             raise _overflow_error(float(np.max(a1) if np.max(a1) > 1 else np.min(a1))) \
                 from None
@@ -520,9 +493,9 @@ def clamping_gain(dist, d, alpha: ArrayLike, bits: ArrayLike, *, model: str = "e
         xs = np.full(a1.shape, x)
         with np.errstate(all="ignore"):
             if model == "exact":
-                err = _atom_error(x, a1, b1, grid)
+                err = fmt.atom_error(x, a1, b1)
             else:
-                geo = grid_geometry(a1, b1, grid)
+                geo = fmt.geometry(a1, b1)
                 err = (xs - np.clip(xs, geo.lo, geo.hi)) ** 2
             total += t + r - mass * err
     return scalar_or_array(_no_nan(total, a1).reshape(shape))

@@ -37,12 +37,10 @@ from numpy.typing import ArrayLike
 from ._validation import (
     broadcast_alpha_bits,
     check_alpha,
-    check_bits,
-    check_grid,
     check_model,
 )
 from .distributions import is_law, resolve
-from .quantizer import grid_geometry, quantize
+from .formats import get_format
 
 __all__ = ["simulate_mse", "MonteCarloMSE"]
 
@@ -205,7 +203,7 @@ class _Moments:
 
 
 def simulate_mse(dist, alpha: ArrayLike, bits: ArrayLike, *, n: int = 1_000_000,
-                 seed=None, grid: str = "midrise", model: str = "exact",
+                 seed=None, grid=None, model: str = "exact",
                  chunk_size: int = DEFAULT_CHUNK) -> MonteCarloMSE:
     r"""Monte-Carlo estimate of the quantization MSE of `dist`, with standard error.
 
@@ -235,8 +233,9 @@ def simulate_mse(dist, alpha: ArrayLike, bits: ArrayLike, *, n: int = 1_000_000,
     seed : None, int, numpy.random.SeedSequence or numpy.random.Generator, optional
         Passed to :func:`numpy.random.default_rng`.  The seed used is recorded in the
         result.
-    grid : {"midrise", "midtread", "unsigned", "pow2"}
-        ``"pow2"`` is the power-of-two grid of :func:`qerror.nonuniform.pow2_quantize`
+    grid : str or qerror.formats.Format, optional
+        Quantizer format (:mod:`qerror.formats`, default ``"midrise"``); ``"pow2"`` is
+        the power-of-two grid of :func:`qerror.nonuniform.pow2_quantize`
         (levels :math:`\pm\alpha 2^{-k}`, at most 10 bits, ``model="exact"`` only);
         it estimates :func:`qerror.nonuniform.pow2_mse`.
     model : {"exact", "aciq"}
@@ -280,24 +279,18 @@ def simulate_mse(dist, alpha: ArrayLike, bits: ArrayLike, *, n: int = 1_000_000,
     >>> r.n, abs(r.truncation + r.rounding - r.mse) < 1e-15
     (200000, True)
     """
-    pow2 = isinstance(grid, str) and grid == "pow2"
-    grid = "midrise" if pow2 else check_grid(grid)
+    fmt = get_format(grid)
     model = check_model(model)
-    if pow2:
-        from .nonuniform import _POW2_MAX_BITS, pow2_quantize
-    if pow2 and model != "exact":
-        raise ValueError("grid='pow2' is simulated for model='exact' only (the ACIQ-style "
-                         "pow2 approximation is qerror.nonuniform.pow2_mse(model='aciq'))")
+    if model == "aciq" and not fmt.uniform:
+        raise ValueError(f"model='aciq' needs a uniform grid; grid {fmt.name!r} has "
+                         "unequal steps (use model='exact')")
     if not is_law(dist):
         raise TypeError("dist must be a frozen scipy.stats continuous distribution or a "
                         "qerror.clamp(...) law; for data arrays use qerror.mse, which "
                         "is exact")
     law = resolve(dist)  # TypeError/ValueError for unfrozen, discrete or bad parameters
     a = check_alpha(alpha)
-    b = check_bits(bits, grid)
-    if pow2 and b.size and int(np.max(b)) > _POW2_MAX_BITS:
-        raise ValueError(f"bits must be at most {_POW2_MAX_BITS} on the pow2 grid, got "
-                         f"{int(np.max(b))}")
+    b = fmt.check_bits(bits)
     n = _check_count(n, "n", 2, MAX_N)
     chunk_size = _check_count(chunk_size, "chunk_size", 1, 1 << 30)
     rng, seed_used = _make_rng(seed)
@@ -307,7 +300,7 @@ def simulate_mse(dist, alpha: ArrayLike, bits: ArrayLike, *, n: int = 1_000_000,
     a1 = a.ravel().astype(np.float64)
     b1 = b.ravel().astype(np.int64)
     k = a1.size
-    geo = grid_geometry(a1, b1, grid)
+    geo = fmt.geometry(a1, b1)
     lo, hi = geo.lo, geo.hi
     total, trunc, rnd = _Moments(k), _Moments(k), _Moments(k)
 
@@ -318,10 +311,9 @@ def simulate_mse(dist, alpha: ArrayLike, bits: ArrayLike, *, n: int = 1_000_000,
         if x.size != m:  # pragma: no cover - a law whose rvs ignores size
             raise TypeError(f"dist.rvs(size={m}) returned {x.size} values")
         for j in range(k):
-            if pow2:
-                e = x - pow2_quantize(x, float(a1[j]), int(b1[j]))
-            elif model == "exact":
-                e = x - quantize(x, a1[j], b1[j], grid=grid)
+            if model == "exact":
+                with np.errstate(over="ignore"):
+                    e = x - fmt.quantize(x, np.full(x.shape, a1[j]), np.full(x.shape, b1[j]))
             else:
                 e = x - np.clip(x, lo[j], hi[j])
             with np.errstate(over="ignore"):  # an overflowing square is inf, and reported
@@ -363,4 +355,4 @@ def simulate_mse(dist, alpha: ArrayLike, bits: ArrayLike, *, n: int = 1_000_000,
     bits_out = b1.reshape(shape)
     return MonteCarloMSE(out(mse_), out(se_mse), out(t_), out(se_t), out(r_), out(se_r),
                          n, out(a1), int(bits_out) if bits_out.ndim == 0 else bits_out,
-                         model, "pow2" if pow2 else grid, seed_used, chunk_size)
+                         model, fmt.name, seed_used, chunk_size)

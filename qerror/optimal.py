@@ -39,30 +39,29 @@ from scipy import optimize, special
 
 from ._families import Laplace
 from ._result import OptimalAlpha
-from ._validation import check_bits, check_grid, check_model
+from ._validation import check_model
 from .distributions import Law, is_law, resolve
 from .error import _error_parts
-from .quantizer import grid_geometry
+from .formats import get_format
 
 __all__ = ["optimal_alpha", "optimal_alpha_table"]
 
 _EPS = np.finfo(float).eps
 
 
-def _rounding_coef(bits: int, grid: str) -> float:
+def _rounding_coef(bits: int, fmt) -> float:
     """c with Delta^2/12 = c * alpha^2."""
-    geo = grid_geometry(np.array([1.0]), np.array([bits]), grid)
-    return float(geo.step[0] ** 2 / 12.0)
+    return float(fmt.step(np.array([1.0]), np.array([bits]))[0] ** 2 / 12.0)
 
 
-def _total(law: Law, alpha, bits: int, model: str, grid: str):
+def _total(law: Law, alpha, bits: int, model: str, fmt):
     a = np.atleast_1d(np.asarray(alpha, dtype=np.float64))
-    t, r = _error_parts(law, a, np.full(a.shape, bits), model, grid)
+    t, r = _error_parts(law, a, np.full(a.shape, bits), model, fmt)
     return t + r
 
 
 # ----------------------------------------------------------------------------- ACIQ
-def _aciq_derivative(law: Law, alpha: float, bits: int, grid: str) -> float:
+def _aciq_derivative(law: Law, alpha: float, bits: int, fmt) -> float:
     """dE_aciq/dalpha (in units of the law)."""
     fam, s = law.family, law.scale
     L, U = law.lower, law.upper
@@ -71,7 +70,7 @@ def _aciq_derivative(law: Law, alpha: float, bits: int, grid: str) -> float:
     if zh < U:
         a = max(zh, L)
         d += -2.0 * s * float(fam.seg1(np.array([a]), np.array([U]), np.array([zh]))[0])
-    if grid != "unsigned":
+    if fmt.signed:
         zl = (-alpha - law.loc) / s
         if L < zl:
             b = min(zl, U)
@@ -79,16 +78,16 @@ def _aciq_derivative(law: Law, alpha: float, bits: int, grid: str) -> float:
     for x, mass in law.atoms:
         if x > alpha:
             d += -2.0 * mass * (x - alpha)
-        elif grid != "unsigned" and x < -alpha:
+        elif fmt.signed and x < -alpha:
             d += 2.0 * mass * (x + alpha)  # d/dalpha (x + alpha)^2, negative here
-    return d + 2.0 * _rounding_coef(bits, grid) * alpha
+    return d + 2.0 * _rounding_coef(bits, fmt) * alpha
 
 
-def _solve_aciq(law: Law, bits: int, grid: str, rtol: float = 4 * _EPS) -> OptimalAlpha:
-    c = _rounding_coef(bits, grid)
+def _solve_aciq(law: Law, bits: int, fmt, rtol: float = 4 * _EPS) -> OptimalAlpha:
+    c = _rounding_coef(bits, fmt)
     fam = law.family
     if isinstance(fam, Laplace) and law.loc == 0.0 and not law.atoms:
-        k = 1.0 if grid == "unsigned" else 2.0
+        k = 2.0 if fmt.signed else 1.0
         alpha = law.scale * float(special.lambertw(k / (2.0 * c)).real)
         method, nfev = "lambertw", 0
         msg = ("closed form alpha = scale * W(k/(2c)) (Lambert W); E_aciq is convex, "
@@ -98,30 +97,30 @@ def _solve_aciq(law: Law, bits: int, grid: str, rtol: float = 4 * _EPS) -> Optim
 
         def deriv(a):
             fev[0] += 1
-            return _aciq_derivative(law, a, bits, grid)
+            return _aciq_derivative(law, a, bits, fmt)
 
         lo = law.scale * 1e-9
         if deriv(lo) >= 0:
-            return _failed(law, bits, "aciq", grid, "dE/dalpha >= 0 at alpha -> 0: the "
+            return _failed(law, bits, "aciq", fmt, "dE/dalpha >= 0 at alpha -> 0: the "
                            "error is smallest for a vanishing range", fev[0])
         hi = law.scale
         while deriv(hi) <= 0:
             lo, hi = hi, 2.0 * hi
             if hi > law.scale * 1e6:
-                return _failed(law, bits, "aciq", grid, "no sign change of dE/dalpha "
+                return _failed(law, bits, "aciq", fmt, "no sign change of dE/dalpha "
                                "below 1e6 scale units", fev[0])
         alpha = optimize.brentq(deriv, lo, hi, xtol=1e-300, rtol=rtol, maxiter=200)
         method, nfev = "stationarity", fev[0]
         msg = ("root of dE/dalpha by Brent's method (rtol 4 eps); E_aciq is convex, so "
                "the root is the global minimum")
-    t, r = _error_parts(law, np.array([alpha]), np.array([bits]), "aciq", grid)
+    t, r = _error_parts(law, np.array([alpha]), np.array([bits]), "aciq", fmt)
     return OptimalAlpha(float(alpha), float(t[0] + r[0]), float(t[0]), float(r[0]), bits, "aciq",
-                        grid, True, msg, nfev + 1, method)
+                        fmt.name, True, msg, nfev + 1, method)
 
 
-def _failed(law, bits, model, grid, msg, nfev):
-    return OptimalAlpha(math.nan, math.nan, math.nan, math.nan, bits, model, grid, False,
-                        msg, nfev, "failed")
+def _failed(law, bits, model, fmt, msg, nfev):
+    return OptimalAlpha(math.nan, math.nan, math.nan, math.nan, bits, model, fmt.name,
+                        False, msg, nfev, "failed")
 
 
 # ---------------------------------------------------------------------------- exact
@@ -130,19 +129,22 @@ def _has_features(law: Law) -> bool:
     return bool(law.atoms) or np.isfinite(law.lower) or np.isfinite(law.upper)
 
 
-def _solve_exact(law: Law, bits: int, grid: str, scan_points: int | None = None):
+def _solve_exact(law: Law, bits: int, fmt, scan_points: int | None = None):
     n_levels = 2.0**bits
     nfev = 0
-    start = _solve_aciq(law, bits, grid, rtol=1e-4)  # a starting point only
-    nfev += start.nfev
-    a0 = start.alpha if start.success else law.scale
-    best = float(_total(law, a0, bits, "exact", grid)[0])
+    if fmt.uniform:
+        start = _solve_aciq(law, bits, fmt, rtol=1e-4)  # a starting point only
+        nfev += start.nfev
+        a0 = start.alpha if start.success else law.scale
+    else:
+        a0 = 3.0 * law.scale
+    best = float(_total(law, a0, bits, "exact", fmt)[0])
     nfev += 1
 
     # left end: truncation alone (decreasing in alpha) exceeds the best error
     lo = a0
     while True:
-        t, _ = _error_parts(law, np.array([lo]), np.array([bits]), "exact", grid,
+        t, _ = _error_parts(law, np.array([lo]), np.array([bits]), "exact", fmt,
                             rounding=False)
         nfev += 1
         if t[0] > best or lo < law.scale * 1e-12:
@@ -153,7 +155,7 @@ def _solve_exact(law: Law, bits: int, grid: str, scan_points: int | None = None)
     grow = 1.25
     while True:
         hi *= grow
-        e = _total(law, [hi, hi * 1.01, hi * 1.02], bits, "exact", grid)
+        e = _total(law, [hi, hi * 1.01, hi * 1.02], bits, "exact", fmt)
         nfev += 3
         best = min(best, float(e.min()))
         if (e[0] > 2.0 * best and e[1] >= e[0] and e[2] >= e[1]) or hi > law.scale * 1e6:
@@ -174,7 +176,7 @@ def _solve_exact(law: Law, bits: int, grid: str, scan_points: int | None = None)
     truncated = m > max_scan
     m = min(m, max_scan)
     grid_a = np.geomspace(lo, hi, m)
-    vals = _total(law, grid_a, bits, "exact", grid)
+    vals = _total(law, grid_a, bits, "exact", fmt)
     nfev += m
     # local minima of the scan (plateaus count once)
     interior = np.flatnonzero((vals[1:-1] <= vals[:-2]) & (vals[1:-1] < vals[2:])) + 1
@@ -187,7 +189,7 @@ def _solve_exact(law: Law, bits: int, grid: str, scan_points: int | None = None)
     cands = sorted(cands, key=lambda j: vals[j])[:12]
 
     def f(a):
-        e = _total(law, a, bits, "exact", grid)
+        e = _total(law, a, bits, "exact", fmt)
         return e if np.ndim(a) else float(e[0])
 
     best_a, best_e = float(grid_a[int(np.argmin(vals))]), float(vals.min())
@@ -198,7 +200,7 @@ def _solve_exact(law: Law, bits: int, grid: str, scan_points: int | None = None)
         nfev += k
         if e_star < best_e:
             best_a, best_e = a_star, e_star
-    t, r = _error_parts(law, np.array([best_a]), np.array([bits]), "exact", grid)
+    t, r = _error_parts(law, np.array([best_a]), np.array([bits]), "exact", fmt)
     success = not truncated and lo < best_a < hi
     msg = (f"global minimum over [{lo:.6g}, {hi:.6g}] (left end: truncation alone "
            f"exceeds the best error; right end: error > 2x best and rising), scanned at "
@@ -208,7 +210,7 @@ def _solve_exact(law: Law, bits: int, grid: str, scan_points: int | None = None)
     if truncated:
         msg = "NOT CERTIFIED: scan capped at 400000 points; " + msg
     return OptimalAlpha(float(best_a), float(t[0] + r[0]), float(t[0]), float(r[0]), bits,
-                        "exact", grid, bool(success), msg, nfev, "scan+brent")
+                        "exact", fmt.name, bool(success), msg, nfev, "scan+brent")
 
 
 def _refine(f, a_lo, a_hi, rel):
@@ -246,7 +248,7 @@ def _refine(f, a_lo, a_hi, rel):
 
 
 # --------------------------------------------------------------------------- public
-def optimal_alpha(dist, bits: ArrayLike, *, model: str = "exact", grid: str = "midrise",
+def optimal_alpha(dist, bits: ArrayLike = None, *, model: str = "exact", grid=None,
                   axis=None) -> OptimalAlpha:
     r"""Clipping boundary :math:`\alpha^*` minimising the quantization error.
 
@@ -265,7 +267,8 @@ def optimal_alpha(dist, bits: ArrayLike, *, model: str = "exact", grid: str = "m
     bits : int or array_like of int
         Bit-width(s); an array gives array fields, one entry per bit-width.
     model : {"exact", "aciq"}
-    grid : {"midrise", "midtread", "unsigned"}
+    grid : str or qerror.formats.Format, optional
+        Quantizer format; default ``"midrise"``.
     axis : int, optional
         Data only: the channel axis, one optimum per channel.
 
@@ -289,14 +292,17 @@ def optimal_alpha(dist, bits: ArrayLike, *, model: str = "exact", grid: str = "m
     (2.681605, True)
     """
     model = check_model(model)
-    grid = check_grid(grid)
+    fmt = get_format(grid)
     if not is_law(dist):
         from . import empirical
 
-        return empirical.optimal_alpha_data(dist, bits, model=model, grid=grid, axis=axis)
+        return empirical.optimal_alpha_data(dist, bits, model=model, grid=fmt, axis=axis)
     if axis is not None:
         raise ValueError("axis applies to data arrays only, not to distributions")
-    b = check_bits(bits, grid)
+    if model == "aciq" and not fmt.uniform:
+        raise ValueError(f"model='aciq' needs a uniform grid; grid {fmt.name!r} has "
+                         "unequal steps (use model='exact')")
+    b = fmt.check_bits(bits)
     law = resolve(dist)
     if law.family.infinite_variance and not (np.isfinite(law.lower)
                                              and np.isfinite(law.upper)):
@@ -304,31 +310,31 @@ def optimal_alpha(dist, bits: ArrayLike, *, model: str = "exact", grid: str = "m
         raise ValueError("dist has infinite variance, so its quantization error is "
                          "infinite for every alpha; clamp it first (qerror.clamp)")
     if b.ndim == 0:
-        return _solve_one(law, int(b), model, grid)
-    results = [_solve_one(law, int(bi), model, grid) for bi in b.ravel()]
-    return _stack(results, b.shape, model, grid)
+        return _solve_one(law, int(b), model, fmt)
+    results = [_solve_one(law, int(bi), model, fmt) for bi in b.ravel()]
+    return _stack(results, b.shape, model, fmt)
 
 
-def _solve_one(law, bits, model, grid):
+def _solve_one(law, bits, model, fmt):
     if model == "aciq":
-        return _solve_aciq(law, bits, grid)
-    return _solve_exact(law, bits, grid)
+        return _solve_aciq(law, bits, fmt)
+    return _solve_exact(law, bits, fmt)
 
 
-def _stack(results, shape, model, grid):
+def _stack(results, shape, model, fmt):
     def arr(name, dtype=float):
         return np.array([getattr(r, name) for r in results], dtype=dtype).reshape(shape)
 
     msgs = sorted({r.message for r in results})
     return OptimalAlpha(arr("alpha"), arr("mse"), arr("truncation"), arr("rounding"),
-                        arr("bits", np.int64), model, grid, arr("success", bool),
+                        arr("bits", np.int64), model, fmt.name, arr("success", bool),
                         msgs[0] if len(msgs) == 1 else " | ".join(msgs),
                         int(sum(r.nfev for r in results)),
                         ",".join(sorted({r.method for r in results})))
 
 
 def optimal_alpha_table(dists, bits=range(1, 9), *, models=("aciq", "exact"),
-                        grid: str = "midrise"):
+                        grid=None):
     """Optimal alpha for several laws, bit-widths and models, as a list of rows.
 
     Parameters
@@ -337,7 +343,7 @@ def optimal_alpha_table(dists, bits=range(1, 9), *, models=("aciq", "exact"),
         Named laws, e.g. ``{"norm": stats.norm(), "laplace": stats.laplace()}``.
     bits : iterable of int
     models : iterable of {"aciq", "exact"}
-    grid : str
+    grid : str or qerror.formats.Format, optional
 
     Returns
     -------
@@ -351,7 +357,7 @@ def optimal_alpha_table(dists, bits=range(1, 9), *, models=("aciq", "exact"),
         raise TypeError("dists must be a dict of {name: distribution}, got "
                         f"{type(dists).__name__}")
     try:
-        bits = [int(b) for b in check_bits(list(bits), grid)]
+        bits = [int(b) for b in get_format(grid).check_bits(list(bits))]
     except TypeError:
         raise TypeError(f"bits must be an iterable of integers, got {bits!r}") from None
     if isinstance(models, str):

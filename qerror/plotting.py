@@ -158,7 +158,8 @@ def _alpha_range(dist, bits, models, grid, num):
     bmin = int(np.min(bits))
     centers = []
     for b in {bmin, bmax}:
-        r = optimal_alpha(dist, b, model="aciq", grid=grid)
+        fmt = get_format(grid)
+        r = optimal_alpha(dist, b, model="aciq" if fmt.uniform else "exact", grid=fmt)
         if r.success and np.isfinite(r.alpha):
             centers.append(float(r.alpha))
     s, _ = _sigma(dist)
@@ -187,7 +188,7 @@ def _optimum(dist, bits, model, grid, optimum, alpha, curve):
 
 
 # ---------------------------------------------------------------------------- plots
-def plot_mse_curve(dist, bits: int, *, model=("exact", "aciq"), grid: str = "midrise",
+def plot_mse_curve(dist, bits: int, *, model=("exact", "aciq"), grid=None,
                    alpha=None, parts: bool = True, optimum="solve", num: int = 300,
                    sigma=None, ax=None):
     r"""Quantization error against the clipping boundary, split into its two parts.
@@ -206,7 +207,7 @@ def plot_mse_curve(dist, bits: int, *, model=("exact", "aciq"), grid: str = "mid
         Bit-width.
     model : str or sequence of {"exact", "aciq"}
         Model(s) to draw; exact solid, ACIQ dashed.
-    grid : {"midrise", "midtread", "unsigned"}
+    grid : str or qerror.formats.Format, optional
     alpha : array_like, optional
         Clipping boundaries to evaluate (raw units).  By default `num` log-spaced
         points from a sixth to three times the ACIQ optimum (and past the clamp bound
@@ -235,11 +236,11 @@ def plot_mse_curve(dist, bits: int, *, model=("exact", "aciq"), grid: str = "mid
     >>> ax.get_xlabel()
     'clipping boundary $\\alpha$ / $\\sigma$'
     """
-    from ._validation import check_bits, check_grid
+    from .formats import get_format
     from .error import error_parts
 
-    grid = check_grid(grid)
-    b = check_bits(bits, grid)
+    grid = get_format(grid)
+    b = grid.check_bits(bits)
     if b.ndim:
         raise ValueError("plot_mse_curve takes one bit-width; call it once per bits")
     models = _models(model)
@@ -273,14 +274,14 @@ def plot_mse_curve(dist, bits: int, *, model=("exact", "aciq"), grid: str = "mid
     _log_axes(ax, floor=floor)
     ax.set_xlabel(r"clipping boundary $\alpha$" + _unit(is_sigma))
     ax.set_ylabel("MSE" + _unit(is_sigma, 2))
-    ax.set_title(f"{_law_name(dist)}, b = {int(b)}, {grid}")
+    ax.set_title(f"{_law_name(dist)}, b = {int(b)}, {grid.name}")
     ax.legend(fontsize="small")
     ax.grid(True, which="major", alpha=0.3)
     return ax
 
 
 def plot_optimal_vs_bits(dists, bits=range(1, 9), *, model=("exact", "aciq"),
-                         grid: str = "midrise", ax=None):
+                         grid=None, ax=None):
     r"""Optimal clipping boundary and its error against the bit-width.
 
     Left: :math:`\alpha^*/\sigma`; right: :math:`E(\alpha^*)/\sigma^2` on a log scale
@@ -293,7 +294,7 @@ def plot_optimal_vs_bits(dists, bits=range(1, 9), *, model=("exact", "aciq"),
         The laws; a dict gives the legend names.
     bits : iterable of int
     model : str or sequence of {"exact", "aciq"}
-    grid : {"midrise", "midtread", "unsigned"}
+    grid : str or qerror.formats.Format, optional
     ax : pair of matplotlib.axes.Axes, optional
 
     Returns
@@ -301,11 +302,11 @@ def plot_optimal_vs_bits(dists, bits=range(1, 9), *, model=("exact", "aciq"),
     (matplotlib.axes.Axes, matplotlib.axes.Axes)
         The :math:`\alpha^*` and MSE axes.
     """
-    from ._validation import check_bits, check_grid
+    from .formats import get_format
     from .optimal import optimal_alpha
 
-    grid = check_grid(grid)
-    b = np.atleast_1d(check_bits(list(bits), grid))
+    grid = get_format(grid)
+    b = np.atleast_1d(grid.check_bits(list(bits)))
     models = _models(model)
     if not isinstance(dists, dict):
         dists = {_law_name(dists): dists}
@@ -329,12 +330,12 @@ def plot_optimal_vs_bits(dists, bits=range(1, 9), *, model=("exact", "aciq"),
         a_.grid(True, alpha=0.3)
         a_.xaxis.get_major_locator().set_params(integer=True)
     ax_a.legend(fontsize="small")
-    ax_a.set_title(f"optimal clipping ({grid})")
-    ax_e.set_title(f"its error ({grid})")
+    ax_a.set_title(f"optimal clipping ({grid.name})")
+    ax_e.set_title(f"its error ({grid.name})")
     return ax_a, ax_e
 
 
-def plot_clamped(dist, d, bits: int, *, model: str = "aciq", grid: str = "midrise",
+def plot_clamped(dist, d, bits: int, *, model: str = "aciq", grid=None,
                  alpha=None, shade: bool = True, num: int = 300, ax=None):
     r"""Error of a law and of its clamped versions against :math:`\alpha` (Lemmas 1-2).
 
@@ -354,7 +355,7 @@ def plot_clamped(dist, d, bits: int, *, model: str = "aciq", grid: str = "midris
         Clamp bound(s), raw units.
     bits : int
     model : {"aciq", "exact"}
-    grid : {"midrise", "midtread", "unsigned"}
+    grid : str or qerror.formats.Format, optional
     alpha : array_like, optional
         Boundaries to evaluate; by default `num` log-spaced points covering the
         optima and the clamp bounds.
@@ -366,14 +367,15 @@ def plot_clamped(dist, d, bits: int, *, model: str = "aciq", grid: str = "midris
     -------
     matplotlib.axes.Axes
     """
-    from ._validation import check_bits, check_grid, check_model
+    from ._validation import check_model
+    from .formats import get_format
     from .distributions import clamp
     from .error import mse
     from .optimal import optimal_alpha
 
-    grid = check_grid(grid)
+    grid = get_format(grid)
     model = check_model(model)
-    b = int(check_bits(bits, grid))
+    b = int(grid.check_bits(bits))
     ds = [float(x) for x in np.atleast_1d(d)]
     laws = [clamp(dist, x) for x in ds]
     s, is_sigma = _sigma(dist)
@@ -403,13 +405,13 @@ def plot_clamped(dist, d, bits: int, *, model: str = "aciq", grid: str = "midris
     _log_axes(ax)
     ax.set_xlabel(r"clipping boundary $\alpha$" + _unit(is_sigma))
     ax.set_ylabel("MSE" + _unit(is_sigma, 2))
-    ax.set_title(f"{_law_name(dist)} vs clamped, b = {b}, {_MODEL_LABEL[model]}, {grid}")
+    ax.set_title(f"{_law_name(dist)} vs clamped, b = {b}, {_MODEL_LABEL[model]}, {grid.name}")
     ax.legend(fontsize="small")
     ax.grid(True, alpha=0.3)
     return ax
 
 
-def plot_levels(dist, alpha: float, bits: int, *, grid: str = "midrise",
+def plot_levels(dist, alpha: float, bits: int, *, grid=None,
                 max_lines: int = 64, sigma=None, ax=None):
     r"""A law's density with the quantizer's levels and decision thresholds over it.
 
@@ -423,7 +425,7 @@ def plot_levels(dist, alpha: float, bits: int, *, grid: str = "midrise",
     alpha : float
         Clipping boundary, raw units.
     bits : int
-    grid : {"midrise", "midtread", "unsigned"}
+    grid : str or qerror.formats.Format, optional
     max_lines : int
     sigma : float, optional
         Unit of the x axis; by default the law's standard deviation.
@@ -433,28 +435,28 @@ def plot_levels(dist, alpha: float, bits: int, *, grid: str = "midrise",
     -------
     matplotlib.axes.Axes
     """
-    from ._validation import check_alpha, check_bits, check_grid
+    from ._validation import check_alpha
     from .distributions import ClampedDistribution, is_law
-    from .quantizer import grid_geometry
+    from .formats import get_format
 
-    grid = check_grid(grid)
-    b = int(check_bits(bits, grid))
+    fmt = get_format(grid)
+    b = int(fmt.check_bits(bits))
     al = float(check_alpha(alpha))
     if not is_law(dist):
         raise TypeError("plot_levels takes a distribution; use plot_histogram for data")
     s, is_sigma = _sigma(dist, sigma)
-    geo = grid_geometry(np.array(al), np.array(b), grid)
-    step = float(geo.step)
-    n_levels = 2**b - 1 if grid == "midtread" else 2**b
-    first = float(geo.level_lo)
-    levels = first + step * np.arange(n_levels) if n_levels <= max_lines else None
+    geo = fmt.geometry(np.array(al), np.array(b))
+    all_levels = fmt.levels(al, b) if b <= 16 else None
+    n_levels = all_levels.size if all_levels is not None else 2**b
+    levels = all_levels if n_levels <= max_lines else None
+    step = float(geo.step) if geo.step is not None else float(np.min(np.diff(all_levels)))
     base = dist.base if isinstance(dist, ClampedDistribution) else dist
     lo_q, hi_q = (float(v) for v in base.ppf([1e-3, 1 - 1e-3]))
-    lo_x = min(lo_q, -1.3 * al if grid != "unsigned" else -0.3 * al)
+    lo_x = min(lo_q, -1.3 * al if fmt.signed else -0.3 * al)
     hi_x = max(hi_q, 1.3 * al)
     if isinstance(dist, ClampedDistribution):
         lo_x, hi_x = max(lo_x, -1.15 * dist.d), min(hi_x, 1.15 * dist.d)
-        lo_x, hi_x = min(lo_x, -1.1 * al if grid != "unsigned" else lo_x), max(
+        lo_x, hi_x = min(lo_x, -1.1 * al if fmt.signed else lo_x), max(
             hi_x, 1.1 * al)
     x = np.linspace(lo_x, hi_x, 1201)
     pdf = np.asarray(dist.pdf(x), dtype=np.float64) * s
@@ -483,12 +485,12 @@ def plot_levels(dist, alpha: float, bits: int, *, grid: str = "midrise",
     ax.set_xlabel("x" + _unit(is_sigma))
     ax.set_ylabel(r"density $\times\,\sigma$" if is_sigma else "density")
     ax.set_title(rf"{_law_name(dist)}: b = {b}, $\alpha$ = {al / s:.3g}"
-                 + (r"$\sigma$" if is_sigma else "") + f", {grid}")
+                 + (r"$\sigma$" if is_sigma else "") + f", {fmt.name}")
     ax.legend(fontsize="small", loc="upper right")
     return ax
 
 
-def plot_histogram(x, bits: int, *, alpha=None, grid: str = "midtread", bins: int = 200,
+def plot_histogram(x, bits: int, *, alpha=None, grid=None, bins: int = 200,
                    log: bool = True, sigma=None, ax=None):
     r"""Histogram of data with the chosen clipping boundary (or several) drawn over it.
 
@@ -500,7 +502,7 @@ def plot_histogram(x, bits: int, *, alpha=None, grid: str = "midtread", bins: in
     alpha : float or dict of {str: float}, optional
         Clipping boundary (raw units) or several, labelled.  By default the certified
         optimum :func:`qerror.optimal_alpha` of the data (exact model).
-    grid : {"midtread", "midrise", "unsigned"}
+    grid : str or qerror.formats.Format, optional
         Grid for the default optimum and the legend's MSE.
     bins : int
     log : bool
@@ -514,12 +516,13 @@ def plot_histogram(x, bits: int, *, alpha=None, grid: str = "midtread", bins: in
     matplotlib.axes.Axes
         The legend gives each :math:`\alpha` in units of :math:`\sigma` and its MSE.
     """
-    from ._validation import check_bits, check_grid
     from .error import mse
+    from .formats import get_format
     from .optimal import optimal_alpha
 
-    grid = check_grid(grid)
-    b = int(check_bits(bits, grid))
+    fmt = get_format(grid)
+    grid = fmt
+    b = int(fmt.check_bits(bits))
     xa = np.asarray(x, dtype=np.float64).ravel()
     if xa.size == 0 or not np.all(np.isfinite(xa)):
         raise ValueError("x must be non-empty and finite")
@@ -537,17 +540,17 @@ def plot_histogram(x, bits: int, *, alpha=None, grid: str = "midtread", bins: in
         lab = (rf"{name}: $\alpha$ = {al / s:.3g}" + ("σ" if is_sigma else "")
                + f", MSE = {e / s**2:.3g}" + ("σ²" if is_sigma else ""))
         ax.axvline(al / s, color=color, lw=1.5, label=lab)
-        if grid != "unsigned":
+        if fmt.signed:
             ax.axvline(-al / s, color=color, lw=1.5)
     ax.set_xlabel("value" + _unit(is_sigma))
     ax.set_ylabel("count")
-    ax.set_title(f"b = {b}, {grid}")
+    ax.set_title(f"b = {b}, {fmt.name}")
     ax.legend(fontsize="small")
     return ax
 
 
 def plot_step_sensitivity(dists, bits: int, *, scale=None, model: str = "exact",
-                          grid: str = "midrise", ax=None):
+                          grid=None, ax=None):
     r"""Error when the step is scaled away from its optimum (supplement Fig. 5A).
 
     For each law, :math:`E(c\,\alpha^*)/E(\alpha^*)` against :math:`c =
@@ -561,20 +564,21 @@ def plot_step_sensitivity(dists, bits: int, *, scale=None, model: str = "exact",
     scale : array_like, optional
         Step ratios :math:`c`; by default 301 points from 1/4 to 4.
     model : {"exact", "aciq"}
-    grid : {"midrise", "midtread", "unsigned"}
+    grid : str or qerror.formats.Format, optional
     ax : matplotlib.axes.Axes, optional
 
     Returns
     -------
     matplotlib.axes.Axes
     """
-    from ._validation import check_bits, check_grid, check_model
+    from ._validation import check_model
+    from .formats import get_format
     from .error import mse
     from .optimal import optimal_alpha
 
-    grid = check_grid(grid)
+    grid = get_format(grid)
     model = check_model(model)
-    b = int(check_bits(bits, grid))
+    b = int(grid.check_bits(bits))
     c = (np.geomspace(0.25, 4.0, 301) if scale is None
          else np.asarray(scale, dtype=np.float64).ravel())
     if not isinstance(dists, dict):
@@ -588,7 +592,7 @@ def plot_step_sensitivity(dists, bits: int, *, scale=None, model: str = "exact",
     _log_axes(ax)
     ax.set_xlabel(r"step ratio $\Delta / \Delta^*$")
     ax.set_ylabel(r"MSE / MSE at $\Delta^*$")
-    ax.set_title(f"step-size sensitivity, b = {b}, {_MODEL_LABEL[model]}, {grid}")
+    ax.set_title(f"step-size sensitivity, b = {b}, {_MODEL_LABEL[model]}, {grid.name}")
     ax.legend(fontsize="small")
     ax.grid(True, which="both", alpha=0.3)
     return ax

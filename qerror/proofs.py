@@ -51,7 +51,8 @@ from .distributions import clamp
 from .error import clamping_gain, error_parts, mse
 from .montecarlo import simulate_mse
 from .optimal import optimal_alpha
-from .quantizer import grid_geometry, quantize
+from .formats import get_format
+from .quantizer import quantize
 
 __all__ = [
     "CLAIMS",
@@ -308,7 +309,7 @@ def _sample_errors(x: np.ndarray, case: Case) -> np.ndarray:
     if case.model == "exact":
         e = x - quantize(x, case.alpha, case.bits, grid=case.grid)
     else:
-        geo = grid_geometry(np.array([case.alpha]), np.array([case.bits]), case.grid)
+        geo = get_format(case.grid).geometry(np.array([case.alpha]), np.array([case.bits]))
         e = x - np.clip(x, float(geo.lo[0]), float(geo.hi[0]))
     return e * e
 

@@ -30,11 +30,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import integrate
 
-from ._validation import check_bits, check_grid, check_model, check_positive_scalar
+from ._validation import check_model, check_positive_scalar
 from .distributions import ClampedDistribution, Law, is_law, resolve
 from .error import _error_parts, mse
 from .optimal import optimal_alpha
-from .quantizer import grid_geometry
+from .formats import get_format
 
 __all__ = ["step_robustness", "step_sensitivity", "kurtosis", "StepRobustness",
            "StepSensitivity"]
@@ -152,48 +152,27 @@ class StepSensitivity:
 
 
 # ------------------------------------------------------------------ helpers
-def _scalar_bits(bits, grid: str) -> int:
-    b = check_bits(bits, grid)
+def _scalar_bits(bits, fmt) -> int:
+    b = fmt.check_bits(bits)
     if b.ndim != 0:
         raise ValueError(f"bits must be a single integer here, got {bits!r}")
     return int(b)
 
 
-def _optimum(dist, bits: int, model: str, grid: str, alpha_opt):
+def _optimum(dist, bits: int, model: str, fmt, alpha_opt):
     """(alpha*, E*) from the solver, or E at a given alpha*."""
     if alpha_opt is None:
-        res = optimal_alpha(dist, bits, model=model, grid=grid)
+        res = optimal_alpha(dist, bits, model=model, grid=fmt)
         if not np.all(res.success):
             warnings.warn(f"optimal_alpha did not certify its optimum: {res.message}",
                           RuntimeWarning, stacklevel=3)
         return float(res.alpha), float(res.mse)
     a = check_positive_scalar(alpha_opt, "alpha_opt")
-    return a, float(mse(dist, a, bits, model=model, grid=grid))
+    return a, float(mse(dist, a, bits, model=model, grid=fmt))
 
 
-def _step_of(alpha: float, bits: int, grid: str) -> float:
-    return float(grid_geometry(np.array([alpha]), np.array([bits]), grid).step[0])
-
-
-def _thresholds_around(u: float, bits: int, grid: str):
-    """Normalised decision thresholds (threshold / alpha) nearest to u, strictly below
-    and strictly above (None where there is none).  Only the interior thresholds:
-    at the range ends the error is smooth (values beyond map to the last level)."""
-    n = 2.0**bits
-    if grid == "midrise":  # -1 + 2j/N, j = 1 .. N-1
-        t, lo, hi = (u + 1.0) * n / 2.0, 1.0, n - 1.0
-        def tau(j): return -1.0 + 2.0 * j / n  # noqa: E704
-    elif grid == "midtread":  # (k + 1/2)/K, k = -K .. K-1
-        k_ = n / 2.0 - 1.0
-        t, lo, hi = u * k_ - 0.5, -k_, k_ - 1.0
-        def tau(j): return (j + 0.5) / k_  # noqa: E704
-    else:  # unsigned: i/N, i = 1 .. N-1
-        t, lo, hi = u * n, 1.0, n - 1.0
-        def tau(j): return j / n  # noqa: E704
-    jb, ja = math.ceil(t) - 1.0, math.floor(t) + 1.0
-    below = tau(min(jb, hi)) if jb >= lo else None
-    above = tau(max(ja, lo)) if ja <= hi else None
-    return below, above
+def _step_of(alpha: float, bits: int, fmt) -> float:
+    return float(fmt.step(np.array([alpha]), np.array([bits]))[0])
 
 
 def _features(law: Law):
@@ -208,7 +187,7 @@ def _features(law: Law):
     return pts
 
 
-def _kink_window(law: Law, alpha: float, bits: int, grid: str, model: str):
+def _kink_window(law: Law, alpha: float, bits: int, fmt, model: str):
     """(s_left, s_right): nearest kinks of E(s alpha) below and above s = 1.
 
     Exact model: where an atom or density jump crosses a decision threshold (the
@@ -218,7 +197,7 @@ def _kink_window(law: Law, alpha: float, bits: int, grid: str, model: str):
     s_lo, s_hi = 0.0, math.inf
     for x0 in _features(law):
         u = x0 / alpha
-        if u == 0.0 or (grid == "unsigned" and u < 0.0):
+        if u == 0.0 or (not fmt.signed and u < 0.0):
             continue
         if model == "aciq":
             s0 = abs(u)
@@ -227,7 +206,7 @@ def _kink_window(law: Law, alpha: float, bits: int, grid: str, model: str):
             elif s0 < 1.0:
                 s_lo = max(s_lo, s0)
             continue
-        below, above = _thresholds_around(u, bits, grid)
+        below, above = fmt.thresholds_around(u, bits)
         # u > 0: s up -> u/s down, crosses `below`; s down crosses `above` (mirror if u<0)
         up, down = (below, above) if u > 0 else (above, below)
         if up is not None and up * u > 0:
@@ -260,13 +239,13 @@ def _neville(values, con: float, p: int):
 _CON, _NTAB = 1.4, 16
 
 
-def _one_sided(law, a_opt, b, model, grid, h_l, h_r):
+def _one_sided(law, a_opt, b, model, fmt, h_l, h_r):
     """One-sided second and first derivatives of E(s a_opt) at s = 1 (per unit s):
     3-point differences at steps h * 1.4**-i, extrapolated by Ridders' method."""
     hs = _CON ** -np.arange(_NTAB)
     nodes = np.concatenate([[1.0], 1.0 + h_r * hs, 1.0 + 2.0 * h_r * hs,
                             1.0 - h_l * hs, 1.0 - 2.0 * h_l * hs])
-    t, r = _error_parts(law, nodes * a_opt, np.full(nodes.shape, b), model, grid)
+    t, r = _error_parts(law, nodes * a_opt, np.full(nodes.shape, b), model, fmt)
     e = (t + r).reshape(-1)
     e0 = e[0]
     e_r1, e_r2, e_l1, e_l2 = (e[1 + k * _NTAB:1 + (k + 1) * _NTAB] for k in range(4))
@@ -280,7 +259,7 @@ def _one_sided(law, a_opt, b, model, grid, h_l, h_r):
 
 # ------------------------------------------------------------------ public
 def step_robustness(dist, bits, scales: ArrayLike | None = None, *, model: str = "exact",
-                    grid: str = "midrise", alpha_opt=None) -> StepRobustness:
+                    grid=None, alpha_opt=None) -> StepRobustness:
     r"""Error when the step is scaled away from the optimum (supplement Fig. 5A).
 
     .. math::
@@ -302,7 +281,7 @@ def step_robustness(dist, bits, scales: ArrayLike | None = None, *, model: str =
         The values of :math:`s` (> 0); default ``numpy.linspace(0.5, 1.5, 101)``.
     model : {"exact", "aciq"}
         Which error is optimised and reported (:func:`qerror.mse`).
-    grid : {"midrise", "midtread", "unsigned"}
+    grid : str or qerror.formats.Format, optional
     alpha_opt : float, optional
         Use this :math:`\alpha^*` instead of solving for it (e.g. a deployed range).
 
@@ -326,8 +305,8 @@ def step_robustness(dist, bits, scales: ArrayLike | None = None, *, model: str =
     >>> [round(float(v), 4) for v in u.relative]
     [38.5, 1.0, 2.3125]
     """
-    model, grid = check_model(model), check_grid(grid)
-    b = _scalar_bits(bits, grid)
+    model, fmt = check_model(model), get_format(grid)
+    b = _scalar_bits(bits, fmt)
     if scales is None:
         s = np.linspace(0.5, 1.5, 101)
     else:
@@ -339,15 +318,15 @@ def step_robustness(dist, bits, scales: ArrayLike | None = None, *, model: str =
         if s.size == 0 or not np.all(np.isfinite(s)) or np.any(s <= 0):
             raise ValueError(f"scales must be finite and > 0, got {scales!r}")
         s = s.ravel()
-    a_opt, e_opt = _optimum(dist, b, model, grid, alpha_opt)
+    a_opt, e_opt = _optimum(dist, b, model, fmt, alpha_opt)
     alphas = s * a_opt
-    e = np.asarray(mse(dist, alphas, b, model=model, grid=grid), dtype=np.float64)
-    d_opt = _step_of(a_opt, b, grid)
+    e = np.asarray(mse(dist, alphas, b, model=model, grid=fmt), dtype=np.float64)
+    d_opt = _step_of(a_opt, b, fmt)
     return StepRobustness(s, s * d_opt, alphas, e, e / e_opt, d_opt, a_opt, e_opt, b,
-                          model, grid)
+                          model, fmt.name)
 
 
-def step_sensitivity(dist, bits, *, model: str = "exact", grid: str = "midrise",
+def step_sensitivity(dist, bits, *, model: str = "exact", grid=None,
                      alpha_opt=None, h: float = 0.05) -> StepSensitivity:
     r"""Curvature of the error at the optimal step: KURE's sensitivity measure.
 
@@ -376,7 +355,7 @@ def step_sensitivity(dist, bits, *, model: str = "exact", grid: str = "midrise",
     bits : int
         Bit-width.
     model : {"exact", "aciq"}
-    grid : {"midrise", "midtread", "unsigned"}
+    grid : str or qerror.formats.Format, optional
     alpha_opt : float, optional
         Use this :math:`\alpha^*` instead of solving for it.
     h : float
@@ -406,15 +385,15 @@ def step_sensitivity(dist, bits, *, model: str = "exact", grid: str = "midrise",
     >>> round(u.relative_curvature, 6)
     90.0
     """
-    model, grid = check_model(model), check_grid(grid)
-    b = _scalar_bits(bits, grid)
+    model, fmt = check_model(model), get_format(grid)
+    b = _scalar_bits(bits, fmt)
     if not is_law(dist):
         raise TypeError("step_sensitivity needs a distribution; for data, whose error "
                         "has a kink at every sample, use step_robustness")
     h = check_positive_scalar(h, "h")
     law = resolve(dist)
-    a_opt, e_opt = _optimum(dist, b, model, grid, alpha_opt)
-    s_lo, s_hi = _kink_window(law, a_opt, b, grid, model)
+    a_opt, e_opt = _optimum(dist, b, model, fmt, alpha_opt)
+    s_lo, s_hi = _kink_window(law, a_opt, b, fmt, model)
     h_l0 = min(h, 0.45 * (1.0 - s_lo))
     h_r0 = min(h, 0.45 * (s_hi - 1.0))
     # E(s) may have structure on the scale of one cell (a steep density near the
@@ -422,7 +401,7 @@ def step_sensitivity(dist, bits, *, model: str = "exact", grid: str = "midrise",
     best = None
     for attempt in range(5):
         shrink = 8.0**-attempt
-        res = _one_sided(law, a_opt, b, model, grid, h_l0 * shrink, h_r0 * shrink)
+        res = _one_sided(law, a_opt, b, model, fmt, h_l0 * shrink, h_r0 * shrink)
         # converged when both curvatures and the slopes (whose natural unit is the
         # curvature times one unit of s) are known to 1e-7
         rel = (res[1] + res[3] + res[6]) / max(abs(res[0]) + abs(res[2]), 1e-300)
@@ -431,7 +410,7 @@ def step_sensitivity(dist, bits, *, model: str = "exact", grid: str = "midrise",
         if rel <= 1e-7:
             break
     _, (c2_l, err_l, c2_r, err_r, c1_l, c1_r, _), (h_l, h_r) = best
-    d_opt = _step_of(a_opt, b, grid)
+    d_opt = _step_of(a_opt, b, fmt)
     to_step = 1.0 / d_opt  # d/dDelta = (1/Delta*) d/ds
     c_l, c_r = c2_l * to_step**2, c2_r * to_step**2
     curv = 0.5 * (c_l + c_r)
@@ -440,7 +419,7 @@ def step_sensitivity(dist, bits, *, model: str = "exact", grid: str = "midrise",
     kappa = 0.5 * (c2_l + c2_r) / e_opt
     return StepSensitivity(curv, c_l, c_r, c1_l * to_step, c1_r * to_step, kappa,
                            bool(smooth), (s_lo, s_hi), d_opt, a_opt, e_opt,
-                           (h_l, h_r), 0.5 * (err_l + err_r) * to_step**2, b, model, grid)
+                           (h_l, h_r), 0.5 * (err_l + err_r) * to_step**2, b, model, fmt.name)
 
 
 def _clamped_central_moments(cd: ClampedDistribution):

@@ -46,10 +46,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._families import _FirstMomentView
-from ._validation import check_alpha, check_bits, check_grid, scalar_or_array
+from ._validation import check_alpha, scalar_or_array
 from .distributions import Law, is_law, resolve
-from .error import _grid_cells, _no_nan, mse
-from .quantizer import grid_geometry, quantize
+from .error import _cell_sum, _grid_cells, _no_nan, _z_cells, mse
+from .formats import get_format
 
 __all__ = ["bias", "bias_variance"]
 
@@ -61,7 +61,7 @@ def _has_finite_mean(fam) -> bool:
     return bool(np.isfinite(float(rv.stats(*fam.shapes, moments="m"))))
 
 
-def _bias_law(law: Law, alpha: np.ndarray, bits: np.ndarray, grid: str,
+def _bias_law(law: Law, alpha: np.ndarray, bits: np.ndarray, fmt,
               symmetry: bool = True) -> np.ndarray:
     """E[W - Q(W)] for a resolved law; alpha/bits 1-D arrays of one shape.
 
@@ -73,10 +73,11 @@ def _bias_law(law: Law, alpha: np.ndarray, bits: np.ndarray, grid: str,
     if (L == -np.inf or U == np.inf) and not _has_finite_mean(fam):
         raise ValueError("dist has no finite mean, so the bias E[W - Q(W)] is undefined; "
                          "clamp it first (qerror.clamp)")
-    geo = grid_geometry(alpha, bits, grid)
+    fmt = get_format(fmt)
+    geo = fmt.geometry(alpha, bits)
     out = np.zeros(alpha.shape)
     odd = (symmetry and getattr(fam, "symmetric", False) and law.loc == 0.0 and L == -U
-           and grid != "unsigned")
+           and fmt.symmetric)
     if not odd:
         lo, hi = law.z(geo.lo), law.z(geo.hi)
         ref_lo, ref_hi = law.z(geo.level_lo), law.z(geo.level_hi)
@@ -89,54 +90,52 @@ def _bias_law(law: Law, alpha: np.ndarray, bits: np.ndarray, grid: str,
         m = L < b
         if m.any():
             out[m] += fam.seg1(np.full(b[m].shape, L), b[m], ref_lo[m])
-        # rounding: blocks of whole cells, then the midtread grid's two half cells
-        out += _grid_cells(_FirstMomentView(fam), law, geo, L, U)
-        if geo.half_cells:
-            half = 0.5 * geo.step / s
-            for a, b, c in ((lo, lo + half, lo), (hi - half, hi, hi)):
-                a, b = np.maximum(a, L), np.minimum(b, U)
-                m = a < b
-                if m.any():
-                    out[m] += fam.seg1(a[m], b[m], c[m])
+        # rounding: blocks of whole cells, then the format's other cells
+        for block in geo.blocks:
+            out += _grid_cells(_FirstMomentView(fam), law, block, L, U)
+        if geo.cells:
+            out += _cell_sum(fam.seg1, _z_cells(law, geo), L, U, alpha.shape)
         out *= s
     # point masses of a clamped law (on the midrise grid a threshold belongs to the
     # cell above it, so an atom sitting exactly on a threshold breaks the symmetry)
     for x, mass in law.atoms:
         if mass > 0.0:
             xs = np.full(alpha.shape, x)
-            out += mass * (xs - quantize(xs, alpha, bits, grid=grid))
+            out += mass * (xs - fmt.quantize(xs, alpha, np.broadcast_to(bits, xs.shape)))
     return out
 
 
-def _bias_data(x, alpha: np.ndarray, bits: np.ndarray, grid: str) -> np.ndarray:
+def _bias_data(x, alpha: np.ndarray, bits: np.ndarray, fmt) -> np.ndarray:
     from .empirical import _check_data, _check_finite
 
     xa = _check_data(x, "dist").astype(np.float64, copy=False).ravel()
     _check_finite(xa, "dist")
     out = np.empty(alpha.shape)
     for i in np.ndindex(alpha.shape):
-        out[i] = np.mean(xa - quantize(xa, alpha[i], bits[i], grid=grid))
+        a, b = np.full(xa.shape, alpha[i]), np.full(xa.shape, bits[i])
+        with np.errstate(over="ignore"):
+            out[i] = np.mean(xa - fmt.quantize(xa, a, b))
     return out
 
 
 def _bias_public(dist, alpha, bits, grid) -> np.ndarray:
-    grid = check_grid(grid)
+    fmt = get_format(grid)
     a = check_alpha(alpha)
-    b = check_bits(bits, grid)
+    b = fmt.check_bits(bits)
     a, b = np.broadcast_arrays(a, b)
     shape = a.shape
     if not is_law(dist):
-        return _bias_data(dist, a.astype(np.float64), b, grid)
+        return _bias_data(dist, a.astype(np.float64), b, fmt)
     law = resolve(dist)
     if a.size == 0:
         return np.zeros(shape)
     a1 = a.ravel().astype(np.float64)
     with np.errstate(all="ignore"):  # over/underflow at extreme alpha: NaN, then refused
-        out = _no_nan(_bias_law(law, a1, b.ravel(), grid), a1)
+        out = _no_nan(_bias_law(law, a1, b.ravel(), fmt), a1)
     return out.reshape(shape)
 
 
-def bias(dist, alpha: ArrayLike, bits: ArrayLike, *, grid: str = "midrise"):
+def bias(dist, alpha: ArrayLike, bits: ArrayLike = None, *, grid=None):
     r"""Mean quantization error :math:`\mathbb E[W - Q(W)]`, exactly.
 
     .. math::
@@ -158,8 +157,8 @@ def bias(dist, alpha: ArrayLike, bits: ArrayLike, *, grid: str = "midrise"):
         Clipping boundary, finite and > 0.
     bits : array_like of int
         Bit-width, 1 to 64 (2 to 64 on the midtread grid); broadcasts with `alpha`.
-    grid : {"midrise", "midtread", "unsigned"}
-        Quantizer grid (:mod:`qerror.quantizer`).
+    grid : str or qerror.formats.Format, optional
+        Quantizer format (:mod:`qerror.formats`); default ``"midrise"``.
 
     Returns
     -------
@@ -196,7 +195,7 @@ def bias(dist, alpha: ArrayLike, bits: ArrayLike, *, grid: str = "midrise"):
     return scalar_or_array(_bias_public(dist, alpha, bits, grid))
 
 
-def bias_variance(dist, alpha: ArrayLike, bits: ArrayLike, *, grid: str = "midrise"):
+def bias_variance(dist, alpha: ArrayLike, bits: ArrayLike = None, *, grid=None):
     r"""Split the exact mean-square error into squared bias and error variance.
 
     .. math::

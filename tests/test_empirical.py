@@ -235,12 +235,12 @@ def test_per_channel_equals_per_slice(axis):
     rng = np.random.default_rng(11)
     w = rng.laplace(size=(6, 300)) * rng.uniform(0.5, 3, size=(6, 1))
     w[2] = 0.0  # an all-zero channel
-    res = optimal_alpha_data(w, 4, axis=axis)
+    res = optimal_alpha_data(w, 4, axis=axis, grid="midtread")
     n = w.shape[axis]
     assert res.alpha.shape == (n,) and res.mse.shape == (n,)
     assert res.success.dtype == bool and res.success.all()
     for i in range(n):
-        one = optimal_alpha_data(np.take(w, i, axis=axis), 4)
+        one = optimal_alpha_data(np.take(w, i, axis=axis), 4, grid="midtread")
         # same optimal MSE (alpha may differ on exact ties: the batched sums may
         # differ in the last bits)
         assert res.mse[i] == pytest.approx(one.mse, rel=1e-12)
@@ -255,11 +255,11 @@ def test_per_channel_equals_per_slice(axis):
 def test_per_channel_3d_and_peers():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(4, 3, 50))
-    res = optimal_alpha_data(x, 3, axis=1)
+    res = optimal_alpha_data(x, 3, axis=1, grid="midtread")
     assert res.alpha.shape == (3,)
-    _assert_optimal(x[:, 1, :], 3, "midtread", optimal_alpha_data(x[:, 1, :], 3))
+    _assert_optimal(x[:, 1, :], 3, "midtread", optimal_alpha_data(x[:, 1, :], 3, grid="midtread"))
     for fn in (maxabs_alpha, octav_alpha):
-        r = fn(x, 3, axis=1)
+        r = fn(x, 3, axis=1, grid="midtread")
         assert r.alpha.shape == (3,)
         assert np.all(r.mse >= res.mse * (1 - 1e-12))
 
@@ -307,11 +307,11 @@ def test_unsigned_grid_with_no_positive_value():
 def test_integer_float16_zero_d_and_array_like_inputs():
     xi = np.array([-7, -3, 0, 2, 5, 9], dtype=np.int8)
     xf = xi.astype(np.float64)
-    assert optimal_alpha_data(xi, 3).alpha == optimal_alpha_data(xf, 3).alpha
+    assert optimal_alpha_data(xi, 3, grid="midtread").alpha == optimal_alpha_data(xf, 3, grid="midtread").alpha
     h = np.array([0.1, -0.7, 2.0, 0.3], dtype=np.float16)
-    r = optimal_alpha_data(h, 3)
+    r = optimal_alpha_data(h, 3, grid="midtread")
     _assert_optimal(h.astype(np.float64), 3, "midtread", r)
-    r0 = optimal_alpha_data(np.float64(2.5), 4)  # 0-d: one value, quantized exactly
+    r0 = optimal_alpha_data(np.float64(2.5), 4, grid="midtread")  # 0-d: one value, quantized exactly
     assert r0.mse == pytest.approx(0.0, abs=1e-28) and r0.alpha > 0
     assert empirical_error_parts(np.array(2.0), 2.0, 3, grid="midtread") == (0.0, 0.0)
 
@@ -319,8 +319,8 @@ def test_integer_float16_zero_d_and_array_like_inputs():
         def __array__(self, dtype=None, copy=None):
             return xf.astype(np.float32)
 
-    assert optimal_alpha_data(Tensorish(), 3).alpha == pytest.approx(
-        optimal_alpha_data(xf, 3).alpha)
+    assert optimal_alpha_data(Tensorish(), 3, grid="midtread").alpha == pytest.approx(
+        optimal_alpha_data(xf, 3, grid="midtread").alpha)
 
 
 def test_bad_bits_grid_model_axis():
@@ -407,7 +407,7 @@ def test_aciq_optimum_on_data(grid):
 # ----------------------------------------------------------------- peer routes
 def test_maxabs_and_octav():
     x = np.array([-3.0, 0.5, 1.0])
-    r = maxabs_alpha(x, 4)
+    r = maxabs_alpha(x, 4, grid="midtread")
     assert r.alpha == 3.0 and r.truncation == 0.0 and not r.success
     assert maxabs_alpha([-3.0, 0.5, 1.0], 4, grid="unsigned").alpha == 1.0
     rng = np.random.default_rng(0)
@@ -420,7 +420,7 @@ def test_maxabs_and_octav():
     assert o.alpha == pytest.approx(fixed, rel=1e-9)
     best = optimal_alpha_data(y, 4, grid="midrise")
     assert o.mse >= best.mse and maxabs_alpha(y, 4, grid="midrise").mse >= best.mse
-    assert octav_alpha(y, 4, iterations=0, alpha0=2.0).alpha == 2.0
+    assert octav_alpha(y, 4, iterations=0, alpha0=2.0, grid="midtread").alpha == 2.0
 
 
 def test_laplace_fit_pins_aciq_constant():
@@ -445,7 +445,7 @@ def test_gaussian_fit_pins_aciq_constant():
 def test_compare_alphas_optimal_is_best():
     rng = np.random.default_rng(9)
     x = rng.standard_t(4, size=5000) * 0.02
-    out = compare_alphas(x, 4)
+    out = compare_alphas(x, 4, grid="midtread")
     assert {"optimal", "max-abs", "octav", "aciq-laplace"} <= set(out)
     for name, r in out.items():
         assert r.mse >= out["optimal"].mse * (1 - 1e-12), name
@@ -465,12 +465,13 @@ def test_cli_analyze_npz(tmp_path, capsys):
     w = (rng.standard_t(4, size=(16, 256)) * 0.02).astype(np.float32)
     path = tmp_path / "m.npz"
     np.savez(path, w=w, z=np.zeros(4), i=np.arange(-5, 6))
-    rc, out, _ = _run_cli(["analyze", str(path), "--bits", "4"], capsys)
+    rc, out, _ = _run_cli(["analyze", str(path), "--bits", "4", "--grid", "midtread"],
+                          capsys)
     assert rc == 0
     for word in ("w  (16x256, float32, per tensor)", "optimal", "max-abs", "octav",
                  "SQNR", "all zero"):
         assert word in out
-    best = optimal_alpha_data(w, 4)
+    best = optimal_alpha_data(w, 4, grid="midtread")
     assert f"{best.alpha:.6g}" in out
 
 
@@ -487,7 +488,7 @@ def test_cli_analyze_npy_per_channel_and_errors(tmp_path, capsys):
     assert rc == 1 and "non-finite" in out
     rc, _, err = _run_cli(["analyze", str(tmp_path / "missing.npy")], capsys)
     assert rc == 2
-    rc, _, err = _run_cli(["analyze", str(path), "--bits", "1"], capsys)
+    rc, _, err = _run_cli(["analyze", str(path), "--bits", "0"], capsys)
     assert rc == 2 and "bits" in err
     (tmp_path / "x.txt").write_text("1 2 3")
     with pytest.raises(SystemExit, match="unsupported"):

@@ -26,7 +26,7 @@ from scipy import stats
 import qerror
 from qerror.montecarlo import MonteCarloMSE, simulate_mse
 from qerror.proofs import Z_BOUND, Case
-from qerror.quantizer import grid_geometry
+from qerror.formats import get_format
 
 GRIDS = ["midrise", "midtread", "unsigned"]
 MODELS = ["exact", "aciq"]
@@ -173,7 +173,7 @@ def test_aciq_model_rounding_is_deterministic():
     dist = stats.t(8)
     r = simulate_mse(dist, [1.0, 2.0], [2, 6], n=10_000, seed=1, model="aciq",
                      grid="midtread")
-    geo = grid_geometry(np.array([1.0, 2.0]), np.array([2, 6]), "midtread")
+    geo = get_format("midtread").geometry(np.array([1.0, 2.0]), np.array([2, 6]))
     np.testing.assert_allclose(r.rounding, geo.step**2 / 12.0, rtol=1e-15)
     np.testing.assert_array_equal(r.rounding_stderr, 0.0)
     np.testing.assert_array_equal(r.stderr, r.truncation_stderr)

@@ -16,6 +16,8 @@ import time
 
 import numpy as np
 
+from ._grid import DEFAULT_GRID, GRID_CHOICES, GRID_HELP, get_format
+
 # files with more elements than this get a progress bar on stderr
 _PROGRESS_ELEMENTS = 1 << 24
 
@@ -32,9 +34,8 @@ def register(subparsers) -> None:
     )
     p.add_argument("file", metavar="FILE", help=".npy, .npz or .safetensors file")
     p.add_argument("--bits", type=int, default=4, help="bit-width (default 4)")
-    p.add_argument("--grid", default="midtread",
-                   choices=("midtread", "midrise", "unsigned"),
-                   help="quantizer grid (default midtread: signed narrow-range int)")
+    p.add_argument("--grid", default=DEFAULT_GRID, choices=GRID_CHOICES,
+                   help=GRID_HELP)
     p.add_argument("--per-channel", type=int, default=None, metavar="AXIS",
                    help="one alpha per index along AXIS (e.g. 0 for output channels)")
     p.add_argument("--tensor", action="append", default=None, metavar="NAME",
@@ -168,11 +169,8 @@ def _analyze(name: str, x: np.ndarray, args, out) -> bool:
 
 
 def run(args) -> int:
-    from qerror._validation import check_bits, check_grid
-
     try:
-        check_grid(args.grid)
-        check_bits(args.bits, args.grid)
+        get_format(args.grid).check_bits(args.bits)
     except ValueError as exc:
         print(f"qerror analyze: {exc}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 
+from ._grid import DEFAULT_GRID, GRID_CHOICES, GRID_HELP, get_format
 from .table import bits_arg, dist_arg, flatten_bits, sigma_of
 
 _KINDS = ("mse", "bits", "clamped", "levels", "step")
@@ -41,8 +42,8 @@ def register(subparsers) -> None:
     p.add_argument("--model", default="both", choices=("both", "exact", "aciq"),
                    help="error model(s) to draw (default both; clamped and step use "
                         "aciq / exact when both is given)")
-    p.add_argument("--grid", default="midrise", choices=("midrise", "midtread", "unsigned"),
-                   help="quantizer grid (default midrise)")
+    p.add_argument("--grid", default=DEFAULT_GRID, choices=GRID_CHOICES,
+                   help=GRID_HELP)
     p.add_argument("--kind", default="mse", choices=_KINDS, help="what to plot")
     p.add_argument("--clamp", type=float, nargs="+", default=None, metavar="D",
                    help="clamp bound(s) in units of sigma, for --kind clamped "
@@ -120,15 +121,14 @@ def run(args) -> int:
     sigma = sigma_of(dist)
     if not math.isfinite(sigma):
         sigma = 1.0
-    default_bits = range(1, 9) if args.kind == "bits" else (4,)
-    if args.kind == "bits" and args.grid == "midtread":
-        default_bits = range(2, 9)
+    fmt = get_format(args.grid)
+    default_bits = (range(max(fmt.min_bits, 1), min(fmt.max_bits, 8) + 1)
+                    if args.kind == "bits" else (4,))
     bits = flatten_bits(args.bits, default_bits)
     models = _models(args.model)
-    from qerror._validation import check_bits
 
     try:
-        check_bits(bits, args.grid)
+        fmt.check_bits(bits)
     except ValueError as exc:
         raise SystemExit(f"qerror curve: {exc}") from None
     if args.num < 2:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 
+from ._grid import DEFAULT_GRID, GRID_CHOICES, GRID_HELP
+
 
 def register(sub):
     p = sub.add_parser("demo",
@@ -17,8 +19,8 @@ def register(sub):
                        description=__doc__)
     p.add_argument("--bits", type=int, nargs="+", default=list(range(1, 9)),
                    help="bit-widths for the optimal-alpha table (default 1..8)")
-    p.add_argument("--grid", default="midrise", choices=["midrise", "midtread", "unsigned"],
-                   help="grid for the optimal-alpha table (default midrise)")
+    p.add_argument("--grid", default=DEFAULT_GRID, choices=GRID_CHOICES,
+                   help=GRID_HELP)
     p.set_defaults(func=run)
 
 

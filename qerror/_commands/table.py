@@ -17,6 +17,8 @@ import json
 import math
 import sys
 
+from ._grid import DEFAULT_GRID, GRID_CHOICES, GRID_HELP, get_format
+
 _CLOSED_FORM = ("norm", "laplace", "uniform")
 _DEFAULT_DISTS = ("norm", "laplace", "uniform")
 
@@ -153,11 +155,12 @@ def register(subparsers) -> None:
                         " t(4), norm(scale=2), clamp(norm, 2.5) "
                         "(default: norm laplace uniform)")
     p.add_argument("--bits", nargs="+", type=bits_arg, default=None, metavar="B",
-                   help="bit-widths: 4, 1-8 or 2,4,8 (default 1-8; 2-8 on midtread)")
+                   help="bit-widths: 4, 1-8 or 2,4,8 (default: the grid's widths up to 8, "
+                        "2-8 on midtread)")
     p.add_argument("--models", nargs="+", choices=("aciq", "exact"),
                    default=["aciq", "exact"], help="error models (default both)")
-    p.add_argument("--grid", default="midrise", choices=("midrise", "midtread", "unsigned"),
-                   help="quantizer grid (default midrise, the supplement's)")
+    p.add_argument("--grid", default=DEFAULT_GRID, choices=GRID_CHOICES,
+                   help=GRID_HELP)
     p.add_argument("--units", default="sigma", choices=("sigma", "scale", "raw"),
                    help="alpha in units of the law's standard deviation (default; MSE "
                         "in sigma^2), of its scipy scale parameter (ACIQ's tables use "
@@ -202,8 +205,8 @@ def _fmt(key, val):
 def run(args) -> int:
     import qerror
 
-    lo = 2 if args.grid == "midtread" else 1
-    bits = flatten_bits(args.bits, range(lo, 9))
+    fmt = get_format(args.grid)
+    bits = flatten_bits(args.bits, range(max(fmt.min_bits, 1), min(fmt.max_bits, 8) + 1))
     dists = args.dist or [dist_arg(name) for name in _DEFAULT_DISTS]
     models = list(dict.fromkeys(args.models))
     cols = _columns(models)
@@ -218,9 +221,7 @@ def run(args) -> int:
             raise SystemExit(f"qerror table: {name} has no finite standard deviation; "
                              "use --units scale or --units raw")
     try:
-        from qerror._validation import check_bits
-
-        check_bits(bits, args.grid)
+        fmt.check_bits(bits)
     except ValueError as exc:
         raise SystemExit(f"qerror table: {exc}") from None
 
