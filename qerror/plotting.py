@@ -152,6 +152,7 @@ def _law_name(dist) -> str:
 def _alpha_range(dist, bits, models, grid, num):
     """A log-spaced alpha grid around the ACIQ optimum (and the clamp bound)."""
     from .distributions import ClampedDistribution
+    from .formats import get_format
     from .optimal import optimal_alpha
 
     bmax = int(np.max(bits))
