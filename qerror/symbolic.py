@@ -141,6 +141,7 @@ _FAMILIES = {
 FAMILIES = {name: fam.scipy for name, fam in _FAMILIES.items()}
 
 _GRIDS = ("midrise", "midtread")
+_DEFAULT_GRID = _GRIDS[0]  # the supplement's grid, Delta = 2 alpha / 2**b
 
 
 def _family(family) -> _Family:
@@ -162,6 +163,27 @@ def _grid_step(grid: str, bits=_BITS, alpha=_ALPHA):
     if grid == "midrise":
         return 2 * alpha / 2**bits
     return alpha / (2 ** (bits - 1) - 1)
+
+
+def _min_bits(grid: str) -> int:
+    """The smallest bit-width the grid allows (midtread needs a level beside 0)."""
+    return 2 if grid == "midtread" else 1
+
+
+def _half_cells(grid: str, bits: int):
+    """The cells of the grid with `bits` bits on x >= 0 as ``(lo, hi, level)`` (the
+    last one ends at alpha), and the outermost level c; the grid is symmetric."""
+    step = _grid_step(grid, bits)
+    if grid == "midrise":
+        cells = [(i * step, (i + 1) * step, (2 * i + 1) * step / 2)
+                 for i in range(2 ** (bits - 1))]
+        return cells, _ALPHA - step / 2
+    k_max = 2 ** (bits - 1) - 1
+    cells = [(0, step / 2, 0)]
+    half = sp.Rational(1, 2)
+    cells += [((k - half) * step, (k + half) * step, k * step) for k in range(1, k_max)]
+    cells.append(((k_max - sp.Rational(1, 2)) * step, _ALPHA, _ALPHA))
+    return cells, _ALPHA
 
 
 @lru_cache(maxsize=None)
@@ -297,10 +319,10 @@ def _number(value, name, *, integer=False, minimum=None):
     return sp.Float(float(value), 30)  # the exact binary value of the double
 
 
-def _substitute(expr, *, alpha=None, bits=None, scale=None, d=None, grid="midrise"):
+def _substitute(expr, *, alpha=None, bits=None, scale=None, d=None, min_bits=1):
     values = {
         _ALPHA: _number(alpha, "alpha"),
-        _BITS: _number(bits, "bits", integer=True, minimum=2 if grid == "midtread" else 1),
+        _BITS: _number(bits, "bits", integer=True, minimum=min_bits),
         _SCALE: _number(scale, "scale"),
         _D: _number(d, "d"),
     }
@@ -428,7 +450,7 @@ def _simplify_zero(expr):
 
 
 @lru_cache(maxsize=None)
-def rounding_derivation(grid: str = "midrise") -> Derivation:
+def rounding_derivation(grid: str = _DEFAULT_GRID) -> Derivation:
     r"""Derive the rounding-error term of Eq. 2 from a locally linear density.
 
     In each cell of width :math:`\Delta` around its level :math:`q` the density is
@@ -525,7 +547,7 @@ def _part(part, allowed=_PARTS):
 
 
 def aciq_mse(
-    family, *, alpha=None, bits=None, scale=None, grid="midrise", part="total"
+    family, *, alpha=None, bits=None, scale=None, grid=_DEFAULT_GRID, part="total"
 ):
     r"""The ACIQ-model mean-square error of Eq. 3-4 as a sympy expression.
 
@@ -573,7 +595,7 @@ def aciq_mse(
     truncation, rounding = _aciq_parts(family, grid)
     total = sp.piecewise_fold(truncation + rounding)
     expr = {"total": total, "truncation": truncation, "rounding": rounding}[part]
-    return _substitute(expr, alpha=alpha, bits=bits, scale=scale, grid=grid)
+    return _substitute(expr, alpha=alpha, bits=bits, scale=scale, min_bits=_min_bits(grid))
 
 
 @lru_cache(maxsize=None)
@@ -583,7 +605,7 @@ def _aciq_derivative(family: str, grid: str):
     return sp.piecewise_fold(dt + sp.diff(rounding, _ALPHA))
 
 
-def aciq_mse_derivative(family, *, alpha=None, bits=None, scale=None, grid="midrise"):
+def aciq_mse_derivative(family, *, alpha=None, bits=None, scale=None, grid=_DEFAULT_GRID):
     r"""The derivative in :math:`\alpha` of the ACIQ-model error (Eq. 4), for solvers.
 
     .. math::
@@ -614,7 +636,8 @@ def aciq_mse_derivative(family, *, alpha=None, bits=None, scale=None, grid="midr
     _family(family)
     grid = _grid(grid)
     return _substitute(
-        _aciq_derivative(family, grid), alpha=alpha, bits=bits, scale=scale, grid=grid
+        _aciq_derivative(family, grid), alpha=alpha, bits=bits, scale=scale,
+        min_bits=_min_bits(grid),
     )
 
 
@@ -647,7 +670,7 @@ def _optimal_alpha(family: str, grid: str):
     return sp.Eq(deriv, 0)
 
 
-def optimal_alpha(family, *, bits=None, scale=None, grid="midrise"):
+def optimal_alpha(family, *, bits=None, scale=None, grid=_DEFAULT_GRID):
     r"""The clipping value that minimises the ACIQ-model error of Eq. 4.
 
     Solves the stationarity condition
@@ -691,7 +714,9 @@ def optimal_alpha(family, *, bits=None, scale=None, grid="midrise"):
     """
     _family(family)
     grid = _grid(grid)
-    return _substitute(_optimal_alpha(family, grid), bits=bits, scale=scale, grid=grid)
+    return _substitute(
+        _optimal_alpha(family, grid), bits=bits, scale=scale, min_bits=_min_bits(grid)
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -721,7 +746,7 @@ def _clamped_parts(family: str, grid: str):
 
 
 def clamped_mse(
-    family, *, alpha=None, d=None, bits=None, scale=None, grid="midrise", part="total"
+    family, *, alpha=None, d=None, bits=None, scale=None, grid=_DEFAULT_GRID, part="total"
 ):
     r"""The ACIQ-model error of the clamped law :math:`W' = \mathrm{clip}(W, -d, d)`, Eq. 7.
 
@@ -770,7 +795,9 @@ def clamped_mse(
         expr = parts["total"]
     else:
         expr = parts[part]
-    return _substitute(expr, alpha=alpha, bits=bits, scale=scale, d=d, grid=grid)
+    return _substitute(
+        expr, alpha=alpha, bits=bits, scale=scale, d=d, min_bits=_min_bits(grid)
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -795,20 +822,8 @@ def _exact_parts(family: str, grid: str, bits: int):
         return cell.subs({lo: a, hi: b_, q: level}, simultaneous=True)
 
     # positive half only; the law and both grids are symmetric
-    if grid == "midrise":
-        step = 2 * _ALPHA / 2**bits
-        cells = [c(i * step, (i + 1) * step, (2 * i + 1) * step / 2)
-                 for i in range(2 ** (bits - 1))]
-        outer = _ALPHA - step / 2
-    else:
-        k_max = 2 ** (bits - 1) - 1
-        step = _ALPHA / k_max
-        cells = [c(0, step / 2, 0)]
-        half = sp.Rational(1, 2)
-        cells += [c((k - half) * step, (k + half) * step, k * step)
-                  for k in range(1, k_max)]
-        cells.append(c((k_max - sp.Rational(1, 2)) * step, _ALPHA, _ALPHA))
-        outer = _ALPHA
+    half_cells, outer = _half_cells(grid, bits)
+    cells = [c(a, b_, level) for a, b_, level in half_cells]
     rounding = 2 * sp.Add(*cells)
     truncation = 2 * tail.subs({lo: _ALPHA, q: outer}, simultaneous=True)
     return truncation, rounding
@@ -817,7 +832,7 @@ def _exact_parts(family: str, grid: str, bits: int):
 _MAX_EXACT_BITS = 10
 
 
-def exact_mse(family, *, bits, alpha=None, scale=None, grid="midrise", part="total"):
+def exact_mse(family, *, bits, alpha=None, scale=None, grid=_DEFAULT_GRID, part="total"):
     r"""The error of the real quantizer, :math:`E[(W - Q(W))^2]` (Eq. 1 corrected).
 
     .. math::
@@ -859,14 +874,14 @@ def exact_mse(family, *, bits, alpha=None, scale=None, grid="midrise", part="tot
     part = _part(part)
     if isinstance(bits, sp.Basic) and not bits.is_Integer:
         raise TypeError("bits must be a concrete integer for exact_mse")
-    nb = int(_number(bits, "bits", integer=True, minimum=2 if grid == "midtread" else 1))
+    nb = int(_number(bits, "bits", integer=True, minimum=_min_bits(grid)))
     if nb > _MAX_EXACT_BITS:
         raise ValueError(f"bits must be <= {_MAX_EXACT_BITS} for exact_mse, got {bits!r}")
     truncation, rounding = _exact_parts(family, grid, nb)
     expr = {"total": truncation + rounding, "truncation": truncation, "rounding": rounding}[
         part
     ]
-    return _substitute(expr, alpha=alpha, scale=scale, grid=grid)
+    return _substitute(expr, alpha=alpha, scale=scale, min_bits=_min_bits(grid))
 
 
 # --------------------------------------------------------------------------------------
@@ -1174,7 +1189,7 @@ def _erratum4(family):
 
 def _erratum5(family):
     fam = _family(family)
-    parts = _clamped_parts(family, "midrise")
+    parts = _clamped_parts(family, _DEFAULT_GRID)
     eq6 = parts["atoms_raw"]  # the alpha < d branch
     eq7 = parts["atoms_raw"] + parts["in_range_raw"] + parts["rounding"]
     in_range = 2 * _pos_integral(fam, (_X - _ALPHA) ** 2, _ALPHA, _D)
