@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import operator
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -38,6 +37,7 @@ from ._validation import (
     broadcast_alpha_bits,
     check_alpha,
     check_bits,
+    check_count,
     check_grid,
     check_model,
 )
@@ -122,25 +122,6 @@ class MonteCarloMSE:
     def __repr__(self) -> str:
         lines = [f"{f.name:>17}: {getattr(self, f.name)!r}" for f in fields(self)]
         return "MonteCarloMSE(\n" + "\n".join(lines) + "\n)"
-
-
-# ------------------------------------------------------------------ validation
-def _check_count(value, name: str, lo: int, hi: int) -> int:
-    """A whole number in [lo, hi]; whole floats such as 1e6 are accepted."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an integer, got a bool")
-    if isinstance(value, numbers.Integral):
-        v = operator.index(value)
-    elif isinstance(value, numbers.Real):
-        f = float(value)
-        if not math.isfinite(f) or f != math.floor(f):
-            raise ValueError(f"{name} must be a whole number, got {value!r}")
-        v = int(f)
-    else:
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if not lo <= v <= hi:
-        raise ValueError(f"{name} must be in [{lo}, {hi}], got {value!r}")
-    return v
 
 
 def _make_rng(seed):
@@ -284,7 +265,8 @@ def simulate_mse(dist, alpha: ArrayLike, bits: ArrayLike, *, n: int = 1_000_000,
     grid = "midrise" if pow2 else check_grid(grid)
     model = check_model(model)
     if pow2:
-        from .nonuniform import _POW2_MAX_BITS, pow2_quantize
+        from ._validation import POW2_MAX_BITS as _POW2_MAX_BITS
+        from .nonuniform import pow2_quantize
     if pow2 and model != "exact":
         raise ValueError("grid='pow2' is simulated for model='exact' only (the ACIQ-style "
                          "pow2 approximation is qerror.nonuniform.pow2_mse(model='aciq'))")
@@ -298,8 +280,8 @@ def simulate_mse(dist, alpha: ArrayLike, bits: ArrayLike, *, n: int = 1_000_000,
     if pow2 and b.size and int(np.max(b)) > _POW2_MAX_BITS:
         raise ValueError(f"bits must be at most {_POW2_MAX_BITS} on the pow2 grid, got "
                          f"{int(np.max(b))}")
-    n = _check_count(n, "n", 2, MAX_N)
-    chunk_size = _check_count(chunk_size, "chunk_size", 1, 1 << 30)
+    n = check_count(n, "n", 2, MAX_N)
+    chunk_size = check_count(chunk_size, "chunk_size", 1, 1 << 30)
     rng, seed_used = _make_rng(seed)
 
     a, b = broadcast_alpha_bits(a, b)

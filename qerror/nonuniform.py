@@ -33,7 +33,13 @@ from numpy.typing import ArrayLike
 from scipy import linalg, optimize
 
 from ._result import OptimalAlpha
-from ._validation import check_alpha, check_model, check_positive_scalar, scalar_or_array
+from ._validation import (
+    POW2_MAX_BITS,
+    check_alpha,
+    check_model,
+    check_positive_scalar,
+    scalar_or_array,
+)
 from .distributions import ClampedDistribution, Law, is_law, resolve
 
 __all__ = ["LloydMaxResult", "lloyd_max", "pow2_levels", "pow2_quantize", "pow2_mse",
@@ -486,9 +492,6 @@ def lloyd_max(dist_or_data, bits, *, tol: float = 1e-12,
 
 
 # ------------------------------------------------------------------- power-of-two grid
-_POW2_MAX_BITS = 10
-
-
 def pow2_levels(alpha: float, bits: int) -> np.ndarray:
     r"""The :math:`2^b` levels of the power-of-two (logarithmic) grid, ascending.
 
@@ -505,7 +508,7 @@ def pow2_levels(alpha: float, bits: int) -> np.ndarray:
     [-1.0, -0.5, 0.5, 1.0]
     """
     alpha = float(check_alpha(alpha))
-    bits = _check_bits(bits, _POW2_MAX_BITS)
+    bits = _check_bits(bits, POW2_MAX_BITS)
     pos = alpha * np.exp2(-np.arange(2 ** (bits - 1) - 1, -1, -1, dtype=np.float64))
     return np.concatenate((-pos[::-1], pos))
 
@@ -682,7 +685,7 @@ def pow2_mse(dist, alpha: ArrayLike, bits: int, *, model: str = "exact",
     0.333333
     """
     model = check_model(model)
-    bits = _check_bits(bits, _POW2_MAX_BITS)
+    bits = _check_bits(bits, POW2_MAX_BITS)
     a = check_alpha(alpha)
     obj = _resolve_any(dist)
     flat = a.ravel()
@@ -728,7 +731,7 @@ def pow2_optimal_alpha(dist, bits: int, *, model: str = "exact",
     0.5
     """
     model = check_model(model)
-    bits = _check_bits(bits, _POW2_MAX_BITS)
+    bits = _check_bits(bits, POW2_MAX_BITS)
     if isinstance(scan_points, (bool, np.bool_)) or not isinstance(scan_points,
                                                                    numbers.Integral):
         raise TypeError(f"scan_points must be an integer, got {scan_points!r}")

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import integrate, stats
 
+from ._validation import check_count
 from .distributions import clamp
 from .error import clamping_gain, error_parts, mse
 from .montecarlo import simulate_mse
@@ -770,10 +771,8 @@ def run_checks(budget: int = 20, seed: int = 0, *, claims=None, n_samples: int =
     -------
     Report
     """
-    from .montecarlo import _check_count
-
-    budget = _check_count(budget, "budget", 1, 10**6)
-    n_samples = _check_count(n_samples, "n_samples", 2, 10**9)
+    budget = check_count(budget, "budget", 1, 10**6)
+    n_samples = check_count(n_samples, "n_samples", 2, 10**9)
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) \
             or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
