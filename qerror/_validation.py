@@ -7,6 +7,7 @@ range, so that no bad input can turn into a silent NaN further down.
 
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 
@@ -14,6 +15,8 @@ import numpy as np
 
 MODELS = ("exact", "aciq")
 MAX_BITS = 64
+#: largest bit-width of the power-of-two grid (qerror.nonuniform.pow2_*, simulate_mse)
+POW2_MAX_BITS = 10
 
 
 def check_model(model) -> str:
@@ -88,3 +91,21 @@ def scalar_or_array(out: np.ndarray):
     if out.ndim == 0:
         return float(out)
     return out
+
+
+def check_count(value, name: str, lo: int, hi: int) -> int:
+    """A whole number in [lo, hi]; whole floats such as 1e6 are accepted."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer, got a bool")
+    if isinstance(value, numbers.Integral):
+        v = operator.index(value)
+    elif isinstance(value, numbers.Real):
+        f = float(value)
+        if not math.isfinite(f) or f != math.floor(f):
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
+        v = int(f)
+    else:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if not lo <= v <= hi:
+        raise ValueError(f"{name} must be in [{lo}, {hi}], got {value!r}")
+    return v

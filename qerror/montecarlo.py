@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import operator
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -37,6 +36,7 @@ from numpy.typing import ArrayLike
 from ._validation import (
     broadcast_alpha_bits,
     check_alpha,
+    check_count,
     check_model,
 )
 from .distributions import is_law, resolve
@@ -120,25 +120,6 @@ class MonteCarloMSE:
     def __repr__(self) -> str:
         lines = [f"{f.name:>17}: {getattr(self, f.name)!r}" for f in fields(self)]
         return "MonteCarloMSE(\n" + "\n".join(lines) + "\n)"
-
-
-# ------------------------------------------------------------------ validation
-def _check_count(value, name: str, lo: int, hi: int) -> int:
-    """A whole number in [lo, hi]; whole floats such as 1e6 are accepted."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be an integer, got a bool")
-    if isinstance(value, numbers.Integral):
-        v = operator.index(value)
-    elif isinstance(value, numbers.Real):
-        f = float(value)
-        if not math.isfinite(f) or f != math.floor(f):
-            raise ValueError(f"{name} must be a whole number, got {value!r}")
-        v = int(f)
-    else:
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if not lo <= v <= hi:
-        raise ValueError(f"{name} must be in [{lo}, {hi}], got {value!r}")
-    return v
 
 
 def _make_rng(seed):
@@ -291,8 +272,8 @@ def simulate_mse(dist, alpha: ArrayLike, bits: ArrayLike, *, n: int = 1_000_000,
     law = resolve(dist)  # TypeError/ValueError for unfrozen, discrete or bad parameters
     a = check_alpha(alpha)
     b = fmt.check_bits(bits)
-    n = _check_count(n, "n", 2, MAX_N)
-    chunk_size = _check_count(chunk_size, "chunk_size", 1, 1 << 30)
+    n = check_count(n, "n", 2, MAX_N)
+    chunk_size = check_count(chunk_size, "chunk_size", 1, 1 << 30)
     rng, seed_used = _make_rng(seed)
 
     a, b = broadcast_alpha_bits(a, b)

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validation import POW2_MAX_BITS
 from ._base import Format, Geometry, MagnitudeLevels
 
-__all__ = ["LevelSet", "POW2", "POW2_MAX_BITS"]
-
-#: largest bit-width of the power-of-two grid (2**10 levels)
-POW2_MAX_BITS = 10
+__all__ = ["LevelSet", "POW2"]
 
 
 class LevelSet(Format):
