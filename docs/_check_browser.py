@@ -72,7 +72,8 @@ PROBE = r"""
                [/\\\[|\\\]/, 'raw \\[ \\]'], [/\\begin\{/, 'raw \\begin{'],
                [/\\(frac|alpha|sigma|Delta|le|ge|int|sum|mathbb)\b/, 'raw TeX command'],
                [/\|\s*:?-{3,}:?\s*\|/, 'Markdown table delimiter |---|'],
-               [/(^|\n)[ \t]*\|[^\n|]+\|[^\n|]+\|[ \t]*(\n|$)/, 'Markdown table row | a | b |']];
+               [/(^|\n)[ \t]*\|[^\n|]+\|[^\n|]+\|[ \t]*(\n|$)/,
+                'Markdown table row | a | b |']];
   for (const [re, what] of raw) {
     const m = text.match(re);
     if (m) {
@@ -238,8 +239,8 @@ def check_page(cdp: CDP, base: str, page: str, shots: Path) -> tuple[list[str], 
             problems.append(f"console error: {args[:300]}")
         elif method == "Runtime.exceptionThrown":
             d = p.get("exceptionDetails", {})
-            problems.append("uncaught exception: "
-                            + str(d.get("exception", {}).get("description", d.get("text")))[:300])
+            desc = d.get("exception", {}).get("description", d.get("text"))
+            problems.append(f"uncaught exception: {str(desc)[:300]}")
         elif method == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
             e = p["entry"]
             if e.get("url", "").endswith("/favicon.ico"):

@@ -134,7 +134,8 @@ class OptimalAlpha:
         else:
             ok = np.asarray(self.success)
             status = ("certified" if ok.all() else "NOT certified" if not ok.any()
-                      else f"certified in {int(ok.sum())} of {ok.size}") + f" ({self.method})"
+                      else f"certified in {int(ok.sum())} of {ok.size}")
+            status += f" ({self.method})"
         mse = np.asarray(self.mse, dtype=np.float64)
         return (f"alpha {agg(self.alpha)}; MSE {_num(float(np.mean(mse)))}"
                 + (" (mean)" if mse.ndim else "")

@@ -87,7 +87,8 @@ def review_axes(ax, min_ticks: int = 2) -> list[str]:
         probs.append(f"{name}: x axis has no label")
     if not ax.get_ylabel().strip():
         probs.append(f"{name}: y axis has no label")
-    for which, axis, lim in (("x", ax.xaxis, ax.get_xlim()), ("y", ax.yaxis, ax.get_ylim())):
+    for which, axis, lim in (("x", ax.xaxis, ax.get_xlim()),
+                             ("y", ax.yaxis, ax.get_ylim())):
         locs = _labelled_ticks(axis, *lim)
         if len(locs) < min_ticks:
             probs.append(f"{name}: {which} axis has {len(locs)} labelled tick(s) in view")

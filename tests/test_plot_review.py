@@ -11,8 +11,8 @@ import qerror
 mpl = pytest.importorskip("matplotlib")
 mpl.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-
 from plot_review import review  # noqa: E402
+
 from qerror import plotting  # noqa: E402
 
 
