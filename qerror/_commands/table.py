@@ -234,11 +234,10 @@ def run(args) -> int:
     widths[0] = max(8, *(len(n) for n, _ in dists))
     widths[1] = 4
     if args.format == "text":
+        note = ("; qerror demo uses scale units (laplace: b = sigma/sqrt(2)), as does "
+                "--units scale" if args.units == "sigma" else "")
         out.write(f"# optimal clipping alpha* on the {args.grid} grid; alpha in "
-                  f"{unit_word}\n")
-        if args.units == "sigma":
-            out.write("# (qerror demo gives alpha in scale units, e.g. laplace's b = "
-                      "sigma/sqrt(2); --units scale prints this table in those)\n")
+                  f"{unit_word}{note}\n")
         out.write("  ".join(h.rjust(w) if i else h.ljust(w)
                             for i, ((_, h), w) in enumerate(zip(cols, widths, strict=True)))
                   + "\n")
