@@ -46,6 +46,27 @@ GENERATED = (
 )
 
 
+def table_safe(page: str) -> str:
+    """Pipes inside the ``$...$`` math of Markdown table rows, as ``\\lvert``/``\\rvert``.
+
+    A bare ``|`` in a table row splits the cell, whatever math it sits in: ``P(|W| <=
+    alpha)`` would cut the row at ``P(`` (or, in a header, give the row more cells than
+    its delimiter row, so the table is not a table at all).
+    """
+    out = []
+    for line in page.split("\n"):
+        if line.startswith("|"):
+            parts = line.split("$")
+            for i in range(1, len(parts), 2):  # odd parts are inside $...$
+                bars = parts[i].split("|")
+                parts[i] = bars[0] + "".join(
+                    ("\\lvert " if k % 2 == 0 else "\\rvert ") + rest
+                    for k, rest in enumerate(bars[1:]))
+            line = "$".join(parts)
+        out.append(line)
+    return "\n".join(out)
+
+
 def math(tex: str) -> str:
     return f"$$\n{tex}\n$$\n"
 
@@ -394,7 +415,8 @@ def errata_page() -> str:
 
 def main() -> int:
     np.seterr(all="ignore")
-    pages = {"derivations.md": derivations_page(), "errata.md": errata_page()}
+    pages = {"derivations.md": table_safe(derivations_page()),
+             "errata.md": table_safe(errata_page())}
     for name, text in pages.items():
         (ROOT / "docs" / name).write_text(text)
         print(f"wrote docs/{name} ({len(text)} characters)")

@@ -49,6 +49,7 @@ extensions = [
     "myst_nb",
     "sphinx.ext.autodoc",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # MathJax 3 served from _static/mathjax: no CDN, works offline
     "sphinx.ext.intersphinx",
     "sphinx.ext.viewcode",
     "numpydoc",
@@ -71,6 +72,19 @@ nb_execution_timeout = 300
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
+# text/markdown outputs (display(Markdown(...))) are parsed as MyST, with the page's
+# extensions (tables, $...$ math), not as bare CommonMark
+nb_render_markdown_format = "myst"
+
+# The notebook kernels run with a private IPython directory whose kernel config raises
+# the kernel application's log level: ipykernel warns "Kernel is running over TCP
+# without encryption" once per kernel start (a local kernel on 127.0.0.1, nothing to
+# act on).  Only the kernel process's own log is affected, not the notebooks' outputs.
+_IPYDIR = DOCS / "_build" / ".ipython"
+(_IPYDIR / "profile_default").mkdir(parents=True, exist_ok=True)
+(_IPYDIR / "profile_default" / "ipython_kernel_config.py").write_text(
+    'c.IPKernelApp.log_level = "ERROR"\n')
+os.environ["IPYTHONDIR"] = str(_IPYDIR)
 
 # autodoc + numpydoc
 autodoc_default_options = {"members": True, "undoc-members": False}

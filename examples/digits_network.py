@@ -627,6 +627,8 @@ def write_figures(res, out_dir, *, hist_layer: int = 1):
                 ax.axvline(s * cval, color="k", ls=":", lw=1)
         ax.set_title(f"{variant}, layer {hist_layer + 1}", fontsize=9)
         ax.set_xlabel("weight")
+        if k == 0:
+            ax.set_ylabel("density")
         ax.legend(fontsize=7)
     fig.suptitle("Weight histograms (Fig. 2A style)")
     save(fig, "fig2a_weight_histograms.png")

@@ -988,8 +988,11 @@ def compare_alphas(x: ArrayLike, bits=None, *, grid=None, axis=None,
     Keys: ``"optimal"`` (:func:`optimal_alpha_data`), ``"max-abs"``,
     ``"octav"`` (10 iterations), and ``"aciq-norm"`` / ``"aciq-laplace"``
     (:func:`fit_alpha`) where the ACIQ optimum of the fitted law is available.
-    All ``mse`` fields are the exact empirical error of the data.
+    All ``mse`` fields are the exact empirical error of the data.  The dict's repr
+    (and ``.summary()``) is one table of the routes; ``.to_dict()`` gives plain dicts.
     """
+    from ._result import AlphaComparison
+
     out = {"optimal": optimal_alpha_data(x, bits, grid=grid, axis=axis,
                                          use_numba=use_numba),
            "max-abs": maxabs_alpha(x, bits, grid=grid, axis=axis)}
@@ -997,4 +1000,4 @@ def compare_alphas(x: ArrayLike, bits=None, *, grid=None, axis=None,
         for law in ("norm", "laplace"):
             out[f"aciq-{law}"] = fit_alpha(x, bits, law=law, grid=grid, axis=axis)
         out["octav"] = octav_alpha(x, bits, grid=grid, axis=axis)
-    return out
+    return AlphaComparison(out)

@@ -375,7 +375,7 @@ def truncation_error(dist, alpha: ArrayLike, bits: ArrayLike = None, *,
     --------
     >>> from scipy import stats
     >>> import qerror
-    >>> f"{{qerror.truncation_error(stats.norm(), 20.0, 8, model='aciq'):.6e}}"
+    >>> f"{qerror.truncation_error(stats.norm(), 20.0, 8, model='aciq'):.6e}"
     '2.719826e-91'
     """
     t, _ = _parts_public(dist, alpha, bits, model, grid)
@@ -515,6 +515,6 @@ def _clamped_moment(cd, k: int) -> float:
 
 
 for _f in (mse, truncation_error, rounding_error, error_parts):
-    _f.__doc__ = _f.__doc__.replace("{params}", _PARAMS_DOC).replace("{{", "{").replace(
-        "}}", "}")
+    # only the placeholder: TeX such as \text{truncation}} needs its doubled braces
+    _f.__doc__ = _f.__doc__.replace("{params}", _PARAMS_DOC)
 del _f

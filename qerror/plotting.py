@@ -52,7 +52,8 @@ def _axes(ax):
         return ax
     import matplotlib.pyplot as plt
 
-    _, ax = plt.subplots(figsize=(6.0, 4.0), layout="constrained")
+    # wide enough for the legend, which goes to the right of the axes
+    _, ax = plt.subplots(figsize=(7.5, 4.0), layout="constrained")
     return ax
 
 
@@ -69,7 +70,7 @@ def _axes_pair(ax):
 
 def _log_axes(ax, x=True, y=True, floor=None):
     """Log scales with plain tick labels (0.5, 1, 2, 5 rather than 5x10^-1)."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
     def major(v, _):
         return f"{v:g}"
@@ -78,24 +79,39 @@ def _log_axes(ax, x=True, y=True, floor=None):
         m = v / 10 ** math.floor(math.log10(v) + 1e-12)
         return f"{v:g}" if round(m) in (2, 5) and abs(m - round(m)) < 1e-6 else ""
 
-    def every(v, _):
-        return f"{v:.2g}"
+    def narrow(axis):
+        # less than a decade: the decade and 2-5 ticks would leave one label or none
+        # (e.g. nothing right of 1 on 0.5..1.5), so tick it linearly: 0.6, 0.8, 1, ...
+        axis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+        axis.set_major_formatter(FuncFormatter(major))
+        axis.set_minor_formatter(NullFormatter())
 
     if x:
         ax.set_xscale("log")
         lo, hi = ax.get_xlim()
-        ax.xaxis.set_major_formatter(FuncFormatter(major))
-        ax.xaxis.set_minor_formatter(FuncFormatter(every) if hi / lo < 5 else
-                                     FuncFormatter(minor) if hi / lo < 200
-                                     else NullFormatter())
+        if hi / lo < 10:
+            narrow(ax.xaxis)
+        else:
+            ax.xaxis.set_major_formatter(FuncFormatter(major))
+            ax.xaxis.set_minor_formatter(FuncFormatter(minor) if hi / lo < 1000
+                                         else NullFormatter())
     if y:
         ax.set_yscale("log")
         if floor is not None and np.isfinite(floor) and floor > 0:
             ax.set_ylim(bottom=floor)
         lo, hi = ax.get_ylim()
-        if hi / lo < 200:
+        if hi / lo < 10:
+            narrow(ax.yaxis)
+        elif hi / lo < 1000:  # up to three decades: 2 and 5 labelled as well
             ax.yaxis.set_major_formatter(FuncFormatter(major))
             ax.yaxis.set_minor_formatter(FuncFormatter(minor))
+
+
+def _legend_outside(ax, **kw):
+    """The legend to the right of the axes, so that it covers no data (a constrained
+    layout, as in the figures made here, makes room for it)."""
+    return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+                     fontsize="small", **kw)
 
 
 def _models(model) -> tuple:
@@ -249,19 +265,28 @@ def plot_mse_curve(dist, bits: int, *, model=("exact", "aciq"), grid=None,
     a = (_alpha_range(dist, int(b), models, grid, num) if alpha is None
          else np.asarray(alpha, dtype=np.float64).ravel())
     ax = _axes(ax)
+    parts_of = {}
     floor = np.inf
     for m in models:
         t, r = error_parts(dist, a, int(b), model=m, grid=grid)
         t, r = np.asarray(t), np.asarray(r)
+        parts_of[m] = t, r
+        floor = min(floor, float(np.nanmin(t + r)) / s**2 / 100.0)
+        if parts:  # the whole rounding curve in frame (it is small at small alpha)
+            pos = r[r > 0]
+            if pos.size:
+                floor = min(floor, float(np.nanmin(pos)) / s**2 / 1.25)
+    for m in models:
+        t, r = parts_of[m]
         tot = t + r
-        floor = min(floor, float(np.nanmin(tot)) / s**2 / 100.0)
         ls = _MODEL_STYLE[m]
         lab = _MODEL_LABEL[m]
         ax.plot(a / s, tot / s**2, ls, color=_PART_COLOR["total"], lw=2,
                 label=f"{lab}: total")
         if parts:
             with np.errstate(divide="ignore"):
-                ax.plot(a / s, np.where(t > 0, t, np.nan) / s**2, ls,
+                # the truncation part falls to 0: drawn down to the floor of the frame
+                ax.plot(a / s, np.where(t / s**2 >= floor, t, np.nan) / s**2, ls,
                         color=_PART_COLOR["truncation"], lw=1.2,
                         label=f"{lab}: truncation")
                 ax.plot(a / s, r / s**2, ls, color=_PART_COLOR["rounding"], lw=1.2,
@@ -276,7 +301,7 @@ def plot_mse_curve(dist, bits: int, *, model=("exact", "aciq"), grid=None,
     ax.set_xlabel(r"clipping boundary $\alpha$" + _unit(is_sigma))
     ax.set_ylabel("MSE" + _unit(is_sigma, 2))
     ax.set_title(f"{_law_name(dist)}, b = {int(b)}, {grid.name}")
-    ax.legend(fontsize="small")
+    _legend_outside(ax)
     ax.grid(True, which="major", alpha=0.3)
     return ax
 
@@ -407,7 +432,7 @@ def plot_clamped(dist, d, bits: int, *, model: str = "aciq", grid=None,
     ax.set_xlabel(r"clipping boundary $\alpha$" + _unit(is_sigma))
     ax.set_ylabel("MSE" + _unit(is_sigma, 2))
     ax.set_title(f"{_law_name(dist)} vs clamped, b = {b}, {_MODEL_LABEL[model]}, {grid.name}")
-    ax.legend(fontsize="small")
+    _legend_outside(ax)
     ax.grid(True, alpha=0.3)
     return ax
 
@@ -487,7 +512,7 @@ def plot_levels(dist, alpha: float, bits: int, *, grid=None,
     ax.set_ylabel(r"density $\times\,\sigma$" if is_sigma else "density")
     ax.set_title(rf"{_law_name(dist)}: b = {b}, $\alpha$ = {al / s:.3g}"
                  + (r"$\sigma$" if is_sigma else "") + f", {fmt.name}")
-    ax.legend(fontsize="small", loc="upper right")
+    _legend_outside(ax)
     return ax
 
 
@@ -534,19 +559,32 @@ def plot_histogram(x, bits: int, *, alpha=None, grid=None, bins: int = 200,
         alpha = {"chosen": float(alpha)}
     ax = _axes(ax)
     ax.hist(xa / s, bins=bins, color="0.6", log=log, label=f"data (N = {xa.size})")
+    # Boundaries often nearly coincide (the optimum and a good heuristic): each line
+    # carries its own marker at its own height, and the first (the optimum by
+    # default) is drawn on top, so none hides another.
+    markers = "ovs^Dp*hX<>"
+    xform = ax.get_xaxis_transform()  # x in data, y in axes fraction
+    n = len(alpha)
     for k, (name, al) in enumerate(alpha.items()):
         color = f"C{k % 10}"
         al = float(al)
         e = float(mse(xa, al, b, grid=grid)) if al > 0 else float(np.mean(xa * xa))
         lab = (rf"{name}: $\alpha$ = {al / s:.3g}" + ("σ" if is_sigma else "")
                + f", MSE = {e / s**2:.3g}" + ("σ²" if is_sigma else ""))
-        ax.axvline(al / s, color=color, lw=1.5, label=lab)
-        if fmt.signed:
-            ax.axvline(-al / s, color=color, lw=1.5)
+        y_mark = 0.93 - 0.8 * k / max(n, 1)
+        z = 3 + n - k
+        sides = (1.0, -1.0) if fmt.signed else (1.0,)
+        for sign in sides:
+            ax.plot([sign * al / s] * 3, [0.0, y_mark, 1.0], "-", color=color, lw=1.5,
+                    marker=markers[k % len(markers)], markevery=[1], ms=6, mec="k",
+                    mew=0.5, transform=xform, zorder=z,
+                    label=lab if sign > 0 else "_nolegend_")
+    if log:
+        _log_axes(ax, x=False)
     ax.set_xlabel("value" + _unit(is_sigma))
-    ax.set_ylabel("count")
+    ax.set_ylabel("count" + (" (log scale)" if log else ""))
     ax.set_title(f"b = {b}, {fmt.name}")
-    ax.legend(fontsize="small")
+    _legend_outside(ax)
     return ax
 
 
@@ -594,6 +632,6 @@ def plot_step_sensitivity(dists, bits: int, *, scale=None, model: str = "exact",
     ax.set_xlabel(r"step ratio $\Delta / \Delta^*$")
     ax.set_ylabel(r"MSE / MSE at $\Delta^*$")
     ax.set_title(f"step-size sensitivity, b = {b}, {_MODEL_LABEL[model]}, {grid.name}")
-    ax.legend(fontsize="small")
+    _legend_outside(ax)
     ax.grid(True, which="both", alpha=0.3)
     return ax

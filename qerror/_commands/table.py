@@ -225,12 +225,20 @@ def run(args) -> int:
     except ValueError as exc:
         raise SystemExit(f"qerror table: {exc}") from None
 
+    if args.format in ("text", "markdown") and args.units != "raw":
+        # the unit in every alpha / MSE header: `qerror demo` prints alpha in units of
+        # the scale parameter, this table by default in standard deviations
+        u = {"sigma": "sigma", "scale": "scale"}[args.units]
+        cols = [(k, f"{h}/{u}" if k.startswith("alpha_") else
+                 f"{h}/{u}^2" if k.startswith("mse_") else h) for k, h in cols]
     widths = [max(len(h), 14) for _, h in cols]
     widths[0] = max(8, *(len(n) for n, _ in dists))
     widths[1] = 4
     if args.format == "text":
+        note = ("; qerror demo uses scale units (laplace: b = sigma/sqrt(2)), as does "
+                "--units scale" if args.units == "sigma" else "")
         out.write(f"# optimal clipping alpha* on the {args.grid} grid; alpha in "
-                  f"{unit_word}\n")
+                  f"{unit_word}{note}\n")
         out.write("  ".join(h.rjust(w) if i else h.ljust(w)
                             for i, ((_, h), w) in enumerate(zip(cols, widths, strict=True)))
                   + "\n")
