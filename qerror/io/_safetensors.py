@@ -72,7 +72,9 @@ class SafetensorsReader(Reader):
         for name, e in header.items():
             info, spec = self._parse_entry(name, e)
             self._entries[name] = spec
-            begin = spec[2][0] if isinstance(spec, tuple) else -1
+            offs = e.get("data_offsets") if isinstance(e, dict) else None
+            begin = offs[0] if isinstance(offs, list) and offs and \
+                isinstance(offs[0], int) else -1
             order.append((begin, len(order), info))
         # data order: sequential reads of the file
         self.tensors = [info for _, _, info in sorted(order, key=lambda t: t[:2])]
