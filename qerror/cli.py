@@ -24,13 +24,16 @@ EXIT_BROKEN_PIPE = 141
 EXIT_INTERRUPTED = 130
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every sub-command, or with the sub-command `only` alone (what
+    :func:`main` uses when the command is named: registering ``verify`` imports
+    :mod:`qerror.proofs` and scipy, about 1.5 s that ``qerror analyze`` need not pay)."""
     parser = argparse.ArgumentParser(
         prog="qerror",
         description="Mean-square error of clipped uniform quantizers, exact and ACIQ.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _COMMANDS:
+    for name in _COMMANDS if only is None else (only,):
         try:
             mod = importlib.import_module(f"qerror._commands.{name}")
         except ModuleNotFoundError as exc:  # a command not written yet
@@ -52,7 +55,8 @@ def _silence_stdout() -> None:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv[0] if argv and argv[0] in _COMMANDS else None)
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         # the bare command runs the demo: what the README's first command shows
