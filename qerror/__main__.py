@@ -1,0 +1,8 @@
+"""``python -m qerror``: the same command line as the ``qerror`` script."""
+
+import sys
+
+from qerror.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
