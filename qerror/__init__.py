@@ -47,7 +47,8 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-_LAZY_SUBMODULES = ("symbolic", "plotting", "empirical", "montecarlo", "proofs",
+_LAZY_SUBMODULES = ("formats", "io", "routes", "symbolic", "plotting", "empirical",
+                    "montecarlo", "proofs",
                     "robustness", "saturation", "symmetry", "optimal", "error",
                     "distributions", "quantizer", "nonuniform")
 

@@ -145,7 +145,7 @@ class OptimalAlpha:
 
 
 class AlphaComparison(dict):
-    """``{route: OptimalAlpha}`` from :func:`qerror.empirical.compare_alphas`.
+    """``{route: OptimalAlpha}`` from :func:`qerror.routes.compare_alphas`.
 
     A plain dict (``out["optimal"].alpha`` etc.) whose repr is one table, one row per
     route: alpha, the exact empirical MSE, MSE over the certified optimum's, and

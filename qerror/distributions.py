@@ -13,12 +13,15 @@ saturating nonlinearity, the supplement's Eqs. 5-7): density :math:`f` on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-from scipy import stats
 
-from ._families import FAMILIES, generic_family
+from ._laws import (
+    _check_clamp_bound,
+    _check_scipy_law,
+    _resolve_scipy,
+    clamped_law,
+    resolve,
+)
 from ._validation import check_positive_scalar
 
 __all__ = ["clamp", "ClampedDistribution"]
@@ -75,16 +78,27 @@ class ClampedDistribution:
         """Draw samples: ``clip(base.rvs(...), -d, d)``."""
         return np.clip(self.base.rvs(size=size, random_state=random_state), -self.d, self.d)
 
-    def mean(self) -> float:
-        from .error import _clamped_moment  # local: avoids an import cycle
+    def _qerror_law_(self):
+        """The resolved law (qerror's law protocol)."""
+        return clamped_law(self.base, self.d)
 
-        return _clamped_moment(self, 1)
+    def _moment(self, k: int) -> float:
+        """E[W'^k], k = 1, 2."""
+        law = resolve(self)
+        s, fam = law.scale, law.family
+        if k == 2:
+            inner = float(fam.seg(np.array([law.lower]), np.array([law.upper]),
+                                  np.array([law.z(0.0)]))[0]) * s * s
+        else:
+            inner = float(self.base.expect(lambda x: x, lb=-self.d, ub=self.d))
+        return inner + sum(m * x**k for x, m in law.atoms)
+
+    def mean(self) -> float:
+        return self._moment(1)
 
     def var(self) -> float:
-        from .error import _clamped_moment
-
-        m1 = _clamped_moment(self, 1)
-        return _clamped_moment(self, 2) - m1 * m1
+        m1 = self._moment(1)
+        return self._moment(2) - m1 * m1
 
 
 def clamp(dist, d) -> ClampedDistribution:
@@ -122,100 +136,3 @@ def clamp(dist, d) -> ClampedDistribution:
     return ClampedDistribution(dist, d)  # checks dist, and d against its scale
 
 
-def _check_scipy_law(dist):
-    if isinstance(dist, stats.rv_continuous):
-        raise TypeError(
-            "dist must be a frozen distribution, e.g. stats.norm(loc, scale), "
-            f"not the unfrozen family {dist.name!r}")
-    if isinstance(dist, stats.rv_discrete) or (
-            hasattr(dist, "dist") and isinstance(dist.dist, stats.rv_discrete)):
-        raise TypeError("dist must be a continuous distribution; discrete laws are not "
-                        "supported")
-    if not (hasattr(dist, "dist") and isinstance(dist.dist, stats.rv_continuous)):
-        raise TypeError(f"dist must be a frozen scipy.stats continuous distribution, got "
-                        f"{type(dist).__name__}")
-
-
-@dataclass(frozen=True)
-class Law:
-    """Internal resolved law: standardized family + loc/scale + region + atoms."""
-
-    family: object
-    loc: float
-    scale: float
-    lower: float  # standardized bounds of the continuous part
-    upper: float
-    atoms: tuple  # ((x_real, mass), ...)
-
-    def z(self, x):
-        if self.loc == 0.0 and self.scale == 1.0:
-            return x
-        return (x - self.loc) / self.scale
-
-    def restricted(self, lower: float, upper: float) -> Law:
-        return Law(self.family, self.loc, self.scale, max(self.lower, lower),
-                   min(self.upper, upper), ())
-
-
-def _resolve_scipy(dist):
-    _check_scipy_law(dist)
-    rv = dist.dist
-    shapes, loc, scale = rv._parse_args(*dist.args, **dist.kwds)
-    vals = [np.asarray(v) for v in (*shapes, loc, scale)]
-    if any(v.ndim != 0 for v in vals):
-        raise ValueError("dist must have scalar parameters (loc, scale and shapes); "
-                         "use one distribution per call")
-    loc, scale = float(loc), float(scale)
-    if not (np.isfinite(loc) and np.isfinite(scale) and scale > 0):
-        raise ValueError(f"dist must have finite loc and scale > 0, got loc={loc}, "
-                         f"scale={scale}")
-    if not _MIN_SCALE <= scale <= _MAX_SCALE:
-        raise ValueError(f"dist must have a scale in [{_MIN_SCALE:g}, {_MAX_SCALE:g}] "
-                         f"(squared errors must stay normal double-precision numbers), "
-                         f"got scale={scale:g}; rescale the law")
-    shapes = tuple(float(s) for s in shapes)
-    if shapes and not rv._argcheck(*shapes):
-        raise ValueError(f"invalid shape parameters {shapes} for {rv.name}")
-    if rv.name in FAMILIES and not shapes:
-        fam = FAMILIES[rv.name]
-    else:
-        fam = generic_family(rv, shapes)
-    lo, hi = fam.support
-    return fam, loc, scale, float(lo), float(hi)
-
-
-#: scales (and clamp bounds in scale units) outside this range over- or underflow the
-#: squared errors (down to 4^-64 scale^2) and the solvers' brackets
-_MIN_SCALE, _MAX_SCALE = 1e-100, 1e100
-
-
-def _check_clamp_bound(d: float, scale: float) -> None:
-    if not _MIN_SCALE <= d / scale <= _MAX_SCALE:
-        raise ValueError(f"d must be within [{_MIN_SCALE:g}, {_MAX_SCALE:g}] times the "
-                         f"scale of dist, got d={d:g} for scale={scale:g}")
-
-
-def resolve(dist) -> Law:
-    """Turn a user-facing distribution into a :class:`Law`; TypeError otherwise."""
-    if isinstance(dist, Law):
-        return dist
-    if isinstance(dist, ClampedDistribution):
-        fam, loc, scale, lo, hi = _resolve_scipy(dist.base)
-        d = dist.d
-        _check_clamp_bound(d, scale)
-        lower = max(lo, (-d - loc) / scale)
-        upper = min(hi, (d - loc) / scale)
-        lower = min(lower, upper)
-        atoms = ((-d, float(fam.cdf(np.float64((-d - loc) / scale)))),
-                 (d, float(fam.sf(np.float64((d - loc) / scale)))))
-        return Law(fam, loc, scale, lower, upper, atoms)
-    fam, loc, scale, lo, hi = _resolve_scipy(dist)
-    return Law(fam, loc, scale, lo, hi, ())
-
-
-def is_law(obj) -> bool:
-    """True for anything qerror treats as a distribution (not as data)."""
-    return isinstance(obj, (Law, ClampedDistribution, stats.rv_continuous,
-                            stats.rv_discrete)) or (
-        hasattr(obj, "dist") and isinstance(obj.dist, (stats.rv_continuous,
-                                                       stats.rv_discrete)))

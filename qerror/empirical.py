@@ -33,33 +33,43 @@ are enumerated exactly.  The histogram and read-back passes use numba when it is
 installed (``pip install qerror[fast]``) and numpy otherwise, with bit-identical
 results.
 
-The moment-fit routes (:func:`fit_alpha`), OCTAV (:func:`octav_alpha`) and max-abs
-(:func:`maxabs_alpha`) give the clipping choices that other tools make, for comparison.
+The clipping choices that other tools make (max-abs, ACIQ moment fits, OCTAV) are in
+:mod:`qerror.routes`, for comparison.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from . import _empirical_kernels as _k
+from ._data import (
+    _channels,
+    _check_data,
+    _check_finite,
+    _exact_parts,
+    _exact_parts_rows,
+    _nonfinite_error,
+    _scalar_bits,
+)
 from ._result import OptimalAlpha
+from ._summary import (
+    _bounds,
+    _chunked,
+    _fixed_coeffs,
+    _ranges,
+    _rsum,
+    _sq_dist_sum,
+    _Summary,
+)
 from ._validation import check_alpha, check_model
 from .formats import get_format
 from .formats._base import MagnitudeLevels as _Levels
 from .formats._uniform import MAX_DATA_BITS as MAX_EXACT_BITS
 
-__all__ = [
-    "empirical_error_parts",
-    "optimal_alpha_data",
-    "fit_alpha",
-    "octav_alpha",
-    "maxabs_alpha",
-    "compare_alphas",
-]
+__all__ = ["empirical_error_parts", "optimal_alpha_data"]
 
 # pruning slack, relative to sum(x**2): covers the rounding of the bound sums
 _MARGIN = 1e-12
@@ -68,61 +78,6 @@ _DIRECT_LIMIT = 1 << 11
 
 
 # ============================================================================ inputs
-def _check_data(x, name: str = "x") -> np.ndarray:
-    """`x` as a numpy array of float32 or float64 (others converted), not yet checked
-    for finiteness (the first data pass does that)."""
-    if isinstance(x, np.ndarray):
-        xa = x
-    else:
-        try:
-            xa = np.asarray(x)
-        except Exception as exc:  # pragma: no cover - exotic objects
-            raise TypeError(f"{name} must be array-like: {exc}") from None
-    if xa.dtype == object or xa.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be a real numeric array, got dtype {xa.dtype}")
-    if xa.size == 0:
-        raise ValueError(f"{name} is empty: the empirical error needs at least one value")
-    if xa.dtype not in (np.float32, np.float64):
-        xa = xa.astype(np.float64)
-    return xa
-
-
-def _nonfinite_error(xa: np.ndarray, name: str = "x") -> ValueError:
-    bad = ~np.isfinite(xa)
-    count = int(bad.sum())
-    first = np.unravel_index(int(np.argmax(bad)), xa.shape) if xa.ndim else ()
-    first = tuple(int(i) for i in first)
-    where = first[0] if len(first) == 1 else first
-    return ValueError(
-        f"{name} contains {count} non-finite value(s) (NaN or inf); the first is at "
-        f"index {where}"
-    )
-
-
-def _check_finite(xa: np.ndarray, name: str = "x") -> None:
-    if not np.isfinite(xa).all():
-        raise _nonfinite_error(xa, name)
-
-
-def _scalar_bits(bits, fmt) -> int:
-    b = fmt.check_bits(bits)
-    if b.ndim != 0:
-        raise ValueError(f"bits must be a single integer here, got {bits!r}")
-    return int(b)
-
-
-def _channels(xa: np.ndarray, axis) -> np.ndarray:
-    """(channels, elements) view/copy with the channel axis first."""
-    if xa.ndim == 0:
-        raise ValueError("axis= needs an array with at least one dimension")
-    try:
-        from numpy.lib.array_utils import normalize_axis_index
-    except ImportError:  # pragma: no cover - numpy < 2
-        from numpy.core.multiarray import normalize_axis_index  # type: ignore
-    ax = int(normalize_axis_index(axis, xa.ndim))
-    return np.moveaxis(xa, ax, 0).reshape(xa.shape[ax], -1)
-
-
 # ============================================================================ levels
 def _bits_ok_for_exact(bits: int, fmt) -> None:
     top = MAX_EXACT_BITS - (0 if fmt.signed else 1)
@@ -132,201 +87,6 @@ def _bits_ok_for_exact(bits: int, fmt) -> None:
             f"{fmt.name!r} grid (got {bits}); with more bits the rounding error is below "
             "float64 resolution of the data's energy; use model='aciq' or max-abs"
         )
-
-
-# ============================================================================ summary
-class _Summary:
-    """Histograms of the magnitudes of the rows of a (channels, values) array.
-
-    Bins are log-spaced with exact float edges (see :mod:`qerror._empirical_kernels`);
-    per row: count, sum and sum of squares per bin as prefix sums, stored flat with a
-    stride of ``nb + 1`` per row so that bounds for cells of any rows are computed in
-    one vectorised pass.  A per-tensor solve is a single row.
-    """
-
-    def __init__(self, rows: np.ndarray, signed: bool, use_numba, levels: int = 8):
-        self.rows = rows
-        self.signed = signed
-        self.use_numba = use_numba
-        C, N = rows.shape
-        self.C, self.size = C, N
-        self.amax = np.array([_k.absmax(r, signed) for r in rows])
-        # about 8 values per bin, more bins for finer grids (bins must resolve steps)
-        per = N / 8 * max(1.0, levels / 8)
-        per = min(per, (1 << 22) / C)  # bound the (rows x bins) tables' memory
-        nb = int(min(1 << 16, max(256, 1 << int(round(math.log2(per + 1))))))
-        # mantissa bits kept: the bins cover 2**(log2(nb) - m) = 16 binades below amax
-        m = max(2, int(math.log2(nb)) - 4)
-        self.nb, self.m, self.stride = nb, m, nb + 1
-        self.shift = 52 - m
-        self.valid = np.isfinite(self.amax) & (self.amax > 0)
-        top = _k.keys(np.where(self.valid, self.amax, 1.0), self.shift)
-        self.base = np.maximum(top - (nb - 1), 0)
-        ek = ((self.base[:, None] + np.arange(nb + 1)).astype(np.uint64)
-              << np.uint64(self.shift))
-        L = ek.view(np.float64).copy()
-        L[:, 0] = 0.0
-        self.L = L.ravel()
-        H = np.zeros((C, nb + 1, 3))
-        self.neg = np.zeros((C, 3))
-        self.bins = {}
-        for i in np.nonzero(self.valid)[0]:
-            h, neg, self.bins[i] = _k.histogram(rows[i], m, int(self.base[i]), nb,
-                                                signed, use_numba)
-            H[i, 1:] = np.cumsum(h, axis=0)
-            self.neg[i] = neg
-        self.PN = H[:, :, 0].ravel()
-        self.PS = H[:, :, 1].ravel()
-        self.PQ = H[:, :, 2].ravel()
-        self.total_sq = H[:, -1, 2] + self.neg[:, 2]
-
-    def extract(self, row: int, flags: np.ndarray) -> np.ndarray:
-        """Sorted values of `row` whose bin is flagged, read back from the data."""
-        o = row * self.stride
-        count = int(np.diff(self.PN[o:o + self.stride])[flags].sum())
-        v = _k.extract(self.rows[row], self.bins[row], flags, self.signed, count,
-                       self.use_numba)
-        v.sort()
-        return v
-
-    def bin_of(self, v, ch):
-        """Bin of row `ch` holding `v` >= 0 (nb at or beyond the top edge)."""
-        k = _k.keys(np.abs(v), self.shift) - self.base[ch]
-        return np.minimum(np.maximum(k, 0), self.nb)
-
-    def edge(self, i, ch):
-        """Left edge of bin `i` of row `ch` (i = nb: the top edge)."""
-        return self.L[ch * self.stride + np.minimum(np.maximum(i, 0), self.nb)]
-
-    def first_at_or_above(self, v, ch):
-        """First bin of row `ch` whose left edge is >= `v`."""
-        i = self.bin_of(v, ch)
-        return i + (self.edge(i, ch) < v)
-
-
-def _rsum(h: _Summary, P: np.ndarray, s, e, ch) -> np.ndarray:
-    """Sum over bins s..e (inclusive) of row ch from the flat prefix array P."""
-    nb = h.nb
-    s = np.minimum(np.maximum(s, 0), nb)
-    e = np.maximum(np.minimum(e, nb - 1), s - 1)
-    off = ch * h.stride
-    return P[off + e + 1] - P[off + s]
-
-
-def _ranges(h: _Summary, lv: _Levels, D1, D2, ch, split: bool):
-    """Bin ranges whose level is fixed for every step in [D1, D2] (one row per cell).
-
-    Returns start and end bin (inclusive; ``end = start - 1`` when empty), the level
-    multiplier of each column and whether the column is beyond alpha (``split``).
-    """
-    G = D1.size
-    nb = h.nb
-    th = lv.theta
-    chc = ch[:, None]
-    lo = h.bin_of(np.outer(D1, th), chc)  # bin holding threshold k at D1
-    hi = h.bin_of(np.outer(D2, th), chc)
-    first = np.zeros((G, 1), dtype=np.int64)
-    last = np.full((G, 1), nb - 1, dtype=np.int64)
-    raw_s = np.concatenate([first, hi + 1], axis=1)
-    raw_e = np.concatenate([lo - 1, last], axis=1)
-    c = lv.c
-    trunc = np.zeros(c.size, dtype=bool)
-    if split:
-        alo = h.bin_of(D1 * lv.afac, ch)[:, None]
-        ahi = h.bin_of(D2 * lv.afac, ch)[:, None]
-        raw_s = np.concatenate([raw_s, ahi + 1], axis=1)
-        raw_e = np.concatenate([raw_e[:, :-1], alo - 1, last], axis=1)
-        c = np.append(c, c[-1])
-        trunc = np.append(trunc, True)
-    s = np.minimum(raw_s, nb)
-    e = np.maximum(np.minimum(raw_e, nb - 1), s - 1)
-    return s, e, c, trunc
-
-
-def _fixed_coeffs(h: _Summary, lv: _Levels, s, e, c, ch):
-    """(A, B, C) with N*E = A - 2 B step + C step^2 for the fixed ranges, and their
-    count; on the unsigned grid the negatives (always at level c[0]) are included."""
-    chc = ch[:, None]
-    RN = _rsum(h, h.PN, s, e, chc)
-    RS = _rsum(h, h.PS, s, e, chc)
-    RQ = _rsum(h, h.PQ, s, e, chc)
-    A = RQ.sum(axis=1)
-    B = (RS * c).sum(axis=1)
-    C = (RN * (c * c)).sum(axis=1)
-    if not h.signed:
-        n, sm, q = h.neg[ch].T
-        c0 = lv.c[0]
-        A, B, C = A + q, B - c0 * sm, C + c0 * c0 * n
-    return A, B, C, RN.sum(axis=1)
-
-
-def _sq_dist_sum(h: _Summary, i0, i1, ref, ch):
-    """Sum over the values in bins i0..i1 of row ch of (a - ref)**2, from bin sums."""
-    return np.maximum(_rsum(h, h.PQ, i0, i1, ch) - 2 * ref * _rsum(h, h.PS, i0, i1, ch)
-                      + ref * ref * _rsum(h, h.PN, i0, i1, ch), 0.0)
-
-
-def _bounds(h: _Summary, lv: _Levels, D1, D2, ch):
-    """Lower bound of N*E on each cell [D1, D2], the step where the fixed part is least,
-    an upper bound of N*E at that step and the number of swept values."""
-    s, e, c, _ = _ranges(h, lv, D1, D2, ch, split=False)
-    A, B, C, nfix = _fixed_coeffs(h, lv, s, e, c, ch)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        df = np.where(C > 0, B / C, D1)
-    df = np.minimum(np.maximum(df, D1), D2)
-    lower = A - 2 * B * df + C * df * df
-    if lv.theta.size:
-        # a swept value is at least as far as the nearest level any step of the cell
-        # can give: between the sweeps of levels k and k+1, p = c_k D2 and
-        # q = c_{k+1} D1, that distance is min(a - p, q - a)
-        chc = ch[:, None]
-        p = np.outer(D2, lv.c[:-1])
-        q = np.outer(D1, lv.c[1:])
-        mid = 0.5 * (p + q)
-        ok = q > p
-        i_lo = np.maximum(e[:, :-1] + 1, h.first_at_or_above(p, chc))
-        i_hi = np.minimum(s[:, 1:] - 1, h.bin_of(q, chc) - 1)
-        jm = h.bin_of(mid, chc)
-        left = _sq_dist_sum(h, i_lo, np.minimum(i_hi, jm - 1), p, chc)
-        right = _sq_dist_sum(h, np.maximum(i_lo, jm + 1), i_hi, q, chc)
-        inside = (jm >= i_lo) & (jm <= i_hi)
-        gap = np.minimum(h.edge(jm, chc) - p, q - h.edge(jm + 1, chc))
-        count = _rsum(h, h.PN, jm, jm, chc)
-        middle = np.where(inside, count * np.maximum(gap, 0.0) ** 2, 0.0)
-        lower = lower + np.where(ok, left + right + middle, 0.0).sum(axis=1)
-    upper = _upper(h, lv, df, ch)
-    swept = h.size - nfix - (h.neg[ch, 0] if not h.signed else 0)
-    return lower, df, upper, swept
-
-
-def _upper(h: _Summary, lv: _Levels, d, ch) -> np.ndarray:
-    """Upper bound of N*E at the steps `d`: the values of a bin that holds a threshold
-    all go to whichever neighbouring level costs less."""
-    s, e, c, _ = _ranges(h, lv, d, d, ch, split=False)
-    A, B, C, _ = _fixed_coeffs(h, lv, s, e, c, ch)
-    val = A - 2 * B * d + C * d * d
-    if c.size > 1:
-        chc = ch[:, None]
-        gs, ge = e[:, :-1] + 1, s[:, 1:] - 1
-        GN = _rsum(h, h.PN, gs, ge, chc)
-        GS = _rsum(h, h.PS, gs, ge, chc)
-        GQ = _rsum(h, h.PQ, gs, ge, chc)
-        dd = d[:, None]
-        lo_c, hi_c = c[:-1] * dd, c[1:] * dd
-        v1 = GQ - 2 * lo_c * GS + lo_c * lo_c * GN
-        v2 = GQ - 2 * hi_c * GS + hi_c * hi_c * GN
-        val = val + np.minimum(v1, v2).sum(axis=1)
-    return val
-
-
-def _chunked(fn, h, lv, *cols):
-    """Apply `fn` to the cells in chunks, keeping (cells x levels) arrays small."""
-    G = cols[0].size
-    per = max(1, (1 << 19) // max(1, lv.c.size))
-    if G <= per:
-        return fn(h, lv, *cols)
-    parts = [fn(h, lv, *(col[i:i + per] for col in cols)) for i in range(0, G, per)]
-    return tuple(np.concatenate([p[j] for p in parts]) for j in range(len(parts[0])))
 
 
 # ============================================================================ solver
@@ -573,26 +333,6 @@ def _solve_aciq(h: _Summary, lv: _Levels, r: int):
 
 
 # ============================================================================ public
-def _exact_parts_rows(rows: np.ndarray, alpha: np.ndarray, bits: int, fmt):
-    """Exact (truncation, rounding) per row at per-row alpha > 0, point by point."""
-    xf = rows.astype(np.float64)
-    al = np.asarray(alpha, dtype=np.float64)[:, None]
-    b = np.int64(bits)
-    geo = fmt.geometry(al, b)
-    with np.errstate(over="ignore", invalid="ignore"):  # x / step may overflow
-        q = fmt.quantize(*np.broadcast_arrays(xf, al, b))
-    err = (xf - q) ** 2
-    out = (xf < geo.lo) | (xf > geo.hi)
-    N = xf.shape[1]
-    return (np.where(out, err, 0.0).sum(axis=1) / N,
-            np.where(out, 0.0, err).sum(axis=1) / N)
-
-
-def _exact_parts(xf: np.ndarray, alpha: float, bits: int, fmt):
-    t, r = _exact_parts_rows(np.ravel(xf)[None, :], np.array([alpha]), bits, fmt)
-    return float(t[0]), float(r[0])
-
-
 def _solve_rows(xa: np.ndarray, rows: np.ndarray, bits: int, model: str, fmt,
                 use_numba):
     """Solve every row; returns per-row arrays and the shared message and method."""
@@ -811,193 +551,3 @@ def empirical_error_parts(x: ArrayLike, alpha: ArrayLike, bits: ArrayLike = None
     if tr.ndim == 0:
         return float(tr), float(rd)
     return tr, rd
-
-
-# ============================================================================ peers
-def _route_result(xa, bits, fmt, alphas, method, message, extra=None):
-    """OptimalAlpha for a heuristic alpha, with its exact empirical error."""
-    alphas = np.asarray(alphas, dtype=np.float64)
-    flat = alphas.ravel()
-    if alphas.ndim == 0:
-        rows = [xa.ravel()]
-    else:
-        rows = list(xa)
-    t = np.empty(flat.size)
-    r = np.empty(flat.size)
-    for i, (row, al) in enumerate(zip(rows, flat, strict=True)):
-        if al > 0:
-            t[i], r[i] = _exact_parts(row.astype(np.float64), float(al), bits, fmt)
-        else:  # all-zero data
-            xf = row.astype(np.float64)
-            t[i], r[i] = float(np.dot(xf, xf)) / xf.size, 0.0
-    conv = (lambda v: float(v[0])) if alphas.ndim == 0 else (lambda v: v)
-    return OptimalAlpha(alpha=conv(flat), mse=conv(t + r), truncation=conv(t),
-                        rounding=conv(r), bits=bits, model="exact", grid=fmt.name,
-                        success=False if alphas.ndim == 0 else np.zeros(flat.size, bool),
-                        message=message, nfev=0, method=method, extra=extra or {})
-
-
-def _rows(x, axis):
-    xa = _check_data(x)
-    _check_finite(xa)
-    if axis is None:
-        return xa, xa.ravel()[None, :]
-    return xa, _channels(xa, axis)
-
-
-def maxabs_alpha(x: ArrayLike, bits=None, *, grid=None, axis=None) -> OptimalAlpha:
-    r"""The max-abs choice :math:`\alpha = \max_j |x_j|` (unsigned: :math:`\max_j x_j`),
-    with its exact empirical error.  No clipping; the rounding step is the largest.
-
-    Examples
-    --------
-    >>> from qerror.empirical import maxabs_alpha
-    >>> r = maxabs_alpha([-3.0, 0.5, 1.0], 4)
-    >>> r.alpha, round(r.mse, 5)
-    (3.0, 0.01432)
-    """
-    fmt = get_format(grid)
-    b = _scalar_bits(bits, fmt)
-    _, rows = _rows(x, axis)
-    if not fmt.signed:
-        al = np.maximum(rows.max(axis=1), 0.0)
-    else:
-        al = np.abs(rows).max(axis=1)
-    al = al.astype(np.float64)
-    al = al[0] if axis is None else al
-    return _route_result(rows if axis is not None else rows[0], b, fmt, al, "max-abs",
-                         "max-abs: no clipping, not an optimum")
-
-
-def _fitted_law(rows: np.ndarray, law: str):
-    from scipy import stats
-    rf = rows.astype(np.float64)
-    if law == "norm":
-        scale = np.sqrt(np.mean(rf * rf, axis=1))
-        return scale, [stats.norm(scale=s) for s in scale]
-    if law == "laplace":
-        scale = np.mean(np.abs(rf), axis=1)
-        return scale, [stats.laplace(scale=s) for s in scale]
-    raise ValueError(f"law must be 'norm' or 'laplace', got {law!r}")
-
-
-def fit_alpha(x: ArrayLike, bits=None, *, law: str = "norm", grid=None,
-              axis=None) -> OptimalAlpha:
-    r"""ACIQ's moment-fit route: fit a zero-mean law to the data, clip at its optimum.
-
-    The scale is fitted about zero, as the grid is symmetric about zero:
-    :math:`\hat\sigma = \sqrt{\tfrac1N\sum x_j^2}` for ``law="norm"`` and
-    :math:`\hat b = \tfrac1N\sum |x_j|` for ``law="laplace"``.  Alpha is the analytic
-    optimum of the ACIQ model (Eq. 3-4) for the fitted law,
-    ``qerror.optimal_alpha(law, bits, model="aciq", grid=grid).alpha``; for the
-    Laplace law on the symmetric grids this is
-
-    .. math::
-
-        \alpha = \hat b\, W_0\!\left(12 r^2\right), \qquad r = \alpha / \Delta,
-
-    (:math:`W_0(3\cdot 4^b)` on the midrise grid, ACIQ's constant), where :math:`W_0`
-    is the Lambert W function.  The returned error is the exact empirical error of the
-    data at that alpha, so the cost of the fit shows.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from qerror.empirical import fit_alpha
-    >>> x = np.random.default_rng(0).laplace(size=10_000)
-    >>> r = fit_alpha(x, 4, law="laplace", grid="midrise")
-    >>> round(float(r.alpha / np.abs(x).mean()), 2)   # ACIQ's 4-bit Laplace constant
-    5.03
-    """
-    from .optimal import optimal_alpha
-
-    fmt = get_format(grid)
-    b = _scalar_bits(bits, fmt)
-    _, rows = _rows(x, axis)
-    scale, laws = _fitted_law(rows, law)
-    alphas = np.empty(scale.size)
-    for i, (s, dist) in enumerate(zip(scale, laws, strict=True)):
-        alphas[i] = 0.0 if s == 0 else float(
-            optimal_alpha(dist, b, model="aciq", grid=fmt).alpha)
-    al = alphas[0] if axis is None else alphas
-    return _route_result(rows if axis is not None else rows[0], b, fmt, al,
-                         f"fit-{law}+aciq",
-                         f"moment fit ({law}, scale about zero) then the analytic ACIQ "
-                         "optimum of the fitted law: not an optimum for the data",
-                         {"scale": scale[0] if axis is None else scale})
-
-
-def octav_alpha(x: ArrayLike, bits=None, *, grid=None, iterations: int = 10,
-                alpha0=None, axis=None) -> OptimalAlpha:
-    r"""OCTAV's fixed-point iteration (Sakr et al., 2022) for the clipping boundary.
-
-    .. math::
-
-        \alpha_{n+1} = \frac{\sum_{|x_j| > \alpha_n} |x_j|}
-                       {\kappa\, \#\{|x_j| \le \alpha_n\} + \#\{|x_j| > \alpha_n\}},
-        \qquad \kappa = \frac{(\Delta/\alpha)^2}{12},
-
-    a stationary point of the ACIQ-type error with the rounding noise
-    :math:`\Delta^2/12` counted on the in-range values only
-    (:math:`\kappa = 4^{-b}/3` on the midrise grid, OCTAV's constant).  The unsigned
-    grid uses :math:`x_j \ge 0` only.  `alpha0` defaults to the root mean square of the
-    data.  The returned error is the exact empirical error at the last iterate.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from qerror.empirical import octav_alpha
-    >>> x = np.random.default_rng(0).standard_t(4, size=10_000)
-    >>> round(octav_alpha(x, 4).alpha, 2)
-    6.0
-    """
-    fmt = get_format(grid)
-    b = _scalar_bits(bits, fmt)
-    if int(iterations) < 0:
-        raise ValueError("iterations must be >= 0")
-    _, rows = _rows(x, axis)
-    step = fmt.step(np.float64(1.0), np.int64(b))
-    kappa = float(step * step) / 12.0
-    alphas = np.empty(rows.shape[0])
-    for i, row in enumerate(rows):
-        rf = row.astype(np.float64)
-        a = np.abs(rf) if fmt.signed else rf[rf >= 0]
-        if a.size == 0 or a.max() == 0:
-            alphas[i] = 0.0
-            continue
-        al = float(np.sqrt(np.mean(rf * rf))) if alpha0 is None else float(
-            np.asarray(alpha0).ravel()[i if np.size(alpha0) > 1 else 0])
-        for _ in range(int(iterations)):
-            out = a > al
-            n_out = int(np.count_nonzero(out))
-            if n_out == 0:
-                break
-            al = float(a[out].sum()) / (kappa * (a.size - n_out) + n_out)
-        alphas[i] = al
-    al = alphas[0] if axis is None else alphas
-    return _route_result(rows if axis is not None else rows[0], b, fmt, al,
-                         f"octav-{int(iterations)}",
-                         f"OCTAV fixed-point iteration, {int(iterations)} step(s): a "
-                         "stationary point of an approximate error, not certified")
-
-
-def compare_alphas(x: ArrayLike, bits=None, *, grid=None, axis=None,
-                   use_numba: bool | None = None) -> dict:
-    """Every clipping route on the same data: ``{name: OptimalAlpha}``.
-
-    Keys: ``"optimal"`` (:func:`optimal_alpha_data`), ``"max-abs"``,
-    ``"octav"`` (10 iterations), and ``"aciq-norm"`` / ``"aciq-laplace"``
-    (:func:`fit_alpha`) where the ACIQ optimum of the fitted law is available.
-    All ``mse`` fields are the exact empirical error of the data.  The dict's repr
-    (and ``.summary()``) is one table of the routes; ``.to_dict()`` gives plain dicts.
-    """
-    from ._result import AlphaComparison
-
-    out = {"optimal": optimal_alpha_data(x, bits, grid=grid, axis=axis,
-                                         use_numba=use_numba),
-           "max-abs": maxabs_alpha(x, bits, grid=grid, axis=axis)}
-    if get_format(grid).uniform:
-        for law in ("norm", "laplace"):
-            out[f"aciq-{law}"] = fit_alpha(x, bits, law=law, grid=grid, axis=axis)
-        out["octav"] = octav_alpha(x, bits, grid=grid, axis=axis)
-    return AlphaComparison(out)

@@ -33,13 +33,13 @@ from dataclasses import dataclass, fields
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._laws import is_law, resolve
 from ._validation import (
     broadcast_alpha_bits,
     check_alpha,
     check_count,
     check_model,
 )
-from .distributions import is_law, resolve
 from .formats import get_format
 
 __all__ = ["simulate_mse", "MonteCarloMSE"]

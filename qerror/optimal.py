@@ -38,10 +38,10 @@ from numpy.typing import ArrayLike
 from scipy import optimize, special
 
 from ._families import Laplace
+from ._law_engine import _error_parts
+from ._laws import Law, is_law, resolve
 from ._result import OptimalAlpha
 from ._validation import check_model
-from .distributions import Law, is_law, resolve
-from .error import _error_parts
 from .formats import get_format
 
 __all__ = ["optimal_alpha", "optimal_alpha_table"]

@@ -253,8 +253,8 @@ def plot_mse_curve(dist, bits: int, *, model=("exact", "aciq"), grid=None,
     >>> ax.get_xlabel()
     'clipping boundary $\\alpha$ / $\\sigma$'
     """
-    from .formats import get_format
     from .error import error_parts
+    from .formats import get_format
 
     grid = get_format(grid)
     b = grid.check_bits(bits)
@@ -394,9 +394,9 @@ def plot_clamped(dist, d, bits: int, *, model: str = "aciq", grid=None,
     matplotlib.axes.Axes
     """
     from ._validation import check_model
-    from .formats import get_format
     from .distributions import clamp
     from .error import mse
+    from .formats import get_format
     from .optimal import optimal_alpha
 
     grid = get_format(grid)
@@ -611,8 +611,8 @@ def plot_step_sensitivity(dists, bits: int, *, scale=None, model: str = "exact",
     matplotlib.axes.Axes
     """
     from ._validation import check_model
-    from .formats import get_format
     from .error import mse
+    from .formats import get_format
     from .optimal import optimal_alpha
 
     grid = get_format(grid)

@@ -30,11 +30,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import integrate
 
+from ._data import _check_data, _check_finite
+from ._law_engine import _error_parts
+from ._laws import Law, is_law, resolve
 from ._validation import check_model, check_positive_scalar
-from .distributions import ClampedDistribution, Law, is_law, resolve
-from .error import _error_parts, mse
-from .optimal import optimal_alpha
+from .distributions import ClampedDistribution
+from .error import mse
 from .formats import get_format
+from .optimal import optimal_alpha
 
 __all__ = ["step_robustness", "step_sensitivity", "kurtosis", "StepRobustness",
            "StepSensitivity"]
@@ -491,8 +494,6 @@ def kurtosis(dist, *, excess: bool = False):
         else:
             k = g2 + 3.0 if np.isfinite(g2) else math.inf
     else:
-        from .empirical import _check_data, _check_finite
-
         x = _check_data(dist, "dist").astype(np.float64, copy=False).ravel()
         _check_finite(x, "dist")
         c = x - x.mean()

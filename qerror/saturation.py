@@ -617,7 +617,8 @@ def saturate(dist, fn="tanh", *, gain=1.0, inverse=None, derivative=None):
     >>> round(qerror.mse(y, 1.0, 4), 8)
     0.00142428
     """
-    from .distributions import ClampedDistribution, _check_scipy_law
+    from ._laws import _check_scipy_law
+    from .distributions import ClampedDistribution
 
     if isinstance(dist, ClampedDistribution):
         raise TypeError("dist must be a frozen scipy.stats continuous law, not a clamped "

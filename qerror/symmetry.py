@@ -45,10 +45,12 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._data import _check_data, _check_finite
 from ._families import _FirstMomentView
+from ._law_engine import _cell_sum, _grid_cells, _no_nan, _z_cells
+from ._laws import Law, is_law, resolve
 from ._validation import check_alpha, scalar_or_array
-from .distributions import Law, is_law, resolve
-from .error import _cell_sum, _grid_cells, _no_nan, _z_cells, mse
+from .error import mse
 from .formats import get_format
 
 __all__ = ["bias", "bias_variance"]
@@ -106,8 +108,6 @@ def _bias_law(law: Law, alpha: np.ndarray, bits: np.ndarray, fmt,
 
 
 def _bias_data(x, alpha: np.ndarray, bits: np.ndarray, fmt) -> np.ndarray:
-    from .empirical import _check_data, _check_finite
-
     xa = _check_data(x, "dist").astype(np.float64, copy=False).ravel()
     _check_finite(xa, "dist")
     out = np.empty(alpha.shape)

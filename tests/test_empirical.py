@@ -16,14 +16,8 @@ from hypothesis import strategies as st
 import qerror
 import qerror.empirical as em
 from qerror import _empirical_kernels as kern
-from qerror.empirical import (
-    compare_alphas,
-    empirical_error_parts,
-    fit_alpha,
-    maxabs_alpha,
-    octav_alpha,
-    optimal_alpha_data,
-)
+from qerror.empirical import empirical_error_parts, optimal_alpha_data
+from qerror.routes import compare_alphas, fit_alpha, maxabs_alpha, octav_alpha
 
 GRIDS = ("midtread", "midrise", "unsigned")
 RTOL = 1e-9  # the contract: within 1e-9 (relative) of the best MSE over alpha > 0

@@ -101,7 +101,7 @@ def _analyze(info, x: np.ndarray, args) -> dict:
         results = {"optimal": qerror.optimal_alpha_data(x, args.bits, grid=args.grid,
                                                         axis=axis)}
     else:  # compare_alphas solves the optimum too: one solve, not two
-        results = qerror.empirical.compare_alphas(x, args.bits, grid=args.grid,
+        results = qerror.routes.compare_alphas(x, args.bits, grid=args.grid,
                                                   axis=axis)
     xf = np.asarray(x, dtype=np.float64).ravel()
     power = float(xf @ xf) / xf.size if xf.size else 0.0

@@ -28,7 +28,8 @@ from ._levelset import POW2, LevelSet
 from ._uniform import MIDRISE, MIDTREAD, UNSIGNED, UniformGrid
 
 __all__ = ["Format", "Geometry", "MagnitudeLevels", "UniformGrid", "LevelSet",
-           "DEFAULT", "get_format", "available", "register"]
+           "DEFAULT", "MIDRISE", "MIDTREAD", "UNSIGNED", "POW2", "INTEGER_GRIDS",
+           "get_format", "available", "register"]
 
 #: the default grid of every function and command (see docs/conventions.md)
 DEFAULT = MIDRISE

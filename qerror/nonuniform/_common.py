@@ -7,7 +7,8 @@ import numbers
 
 import numpy as np
 
-from ..distributions import ClampedDistribution, is_law, resolve
+from .._laws import is_law, resolve
+from ..distributions import ClampedDistribution
 
 _MAX_BITS = 12
 

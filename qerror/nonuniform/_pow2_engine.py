@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from ..distributions import Law
+from .._laws import Law
 
 
 def _pow2_grid(alpha: float, bits: int) -> np.ndarray:

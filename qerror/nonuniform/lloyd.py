@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import linalg
 
+from .._laws import Law, is_law, resolve
 from .._validation import check_positive_scalar
-from ..distributions import Law, is_law, resolve
+from ..formats import MIDRISE
 from ._common import _base, _check_bits, _check_data
 
 __all__ = ["LloydMaxResult", "lloyd_max"]
@@ -326,7 +327,7 @@ def _lloyd_max_data(x, bits, tol, max_iter) -> LloydMaxResult:
     runs = [_lloyd_data(vs, w, _levels_from_starts(gv, gw, starts), tol, max_iter)]
     from ..empirical import optimal_alpha_data
 
-    a_u = optimal_alpha_data(vs, bits, grid="midrise").alpha
+    a_u = optimal_alpha_data(vs, bits, grid=MIDRISE).alpha
     runs.append(_lloyd_data(vs, w, a_u * (2.0 * np.arange(k) + 1.0 - k) / k, tol,
                             max_iter))
     errs = [_data_mse(x, mu + sd * y) for y, _, _ in runs]

@@ -19,9 +19,9 @@ from scipy import integrate, stats
 
 from ..distributions import clamp
 from ..error import clamping_gain, error_parts, mse
+from ..formats import MIDRISE, MIDTREAD, UNSIGNED, get_format
 from ..montecarlo import simulate_mse
 from ..optimal import optimal_alpha
-from ..formats import get_format
 from ..quantizer import quantize
 from ._common import _fmt
 
@@ -86,7 +86,7 @@ class Case:
     alpha: float | None = None
     bits: int = 4
     model: str = "aciq"
-    grid: str = "midrise"
+    grid: str = MIDRISE.name
 
     @property
     def dist(self):
@@ -138,7 +138,7 @@ class Case:
             out.append("exact")
         if not self.symmetric:
             out.append("asymmetric")
-        if self.grid != "midrise":
+        if self.grid != MIDRISE.name:
             out.append(self.grid)
         return tuple(out)
 
@@ -416,7 +416,7 @@ def check_theorem(case: Case) -> CheckResult:
 
 def _p_outside(dist, alpha: float, grid: str) -> float:
     """P(W outside the quantizer's range), from the law's CDF."""
-    lo = 0.0 if grid == "unsigned" else -alpha
+    lo = -alpha if get_format(grid).signed else 0.0
     below = float(dist.cdf(np.nextafter(lo, -np.inf)))
     return below + (1.0 - float(dist.cdf(alpha)))
 
@@ -479,10 +479,10 @@ def known_counterexamples() -> list:
         ("lemma1", Case("norm", d=0.25, alpha=2.0, bits=1, model="exact"), check_lemma1),
         ("lemma1", Case("uniform", d=0.5, alpha=2.0, bits=1, model="exact"),
          check_lemma1),
-        ("lemma1", Case("norm", d=1.0, alpha=2.0, bits=2, model="exact", grid="midtread"),
+        ("lemma1", Case("norm", d=1.0, alpha=2.0, bits=2, model="exact", grid=MIDTREAD.name),
          check_lemma1),
         ("lemma1", Case("norm", loc=1.0, d=1.0, alpha=7.0, bits=1, model="exact",
-                        grid="unsigned"), check_lemma1),
+                        grid=UNSIGNED.name), check_lemma1),
         ("lemma1.pointwise", Case("norm", d=0.25, alpha=2.0, bits=1, model="exact"),
          check_lemma1_samples),
         ("lemma1.eq8", Case("skewnorm", shapes=(1.0,), d=1.0, alpha=0.5), check_eq8),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .._validation import check_count
+from ..formats import INTEGER_GRIDS, MIDRISE, get_format
 from ._common import _fmt
 from .lemmas import (
     CLAIMS,
@@ -58,10 +59,10 @@ def _random_case(rng: np.random.Generator, claim: str) -> Case:
     loc = float(np.round(rng.uniform(-1.0, 1.0), 2)) if asym_loc else 0.0
     scale = float(np.round(np.exp(rng.uniform(-1.0, 1.0)), 3))
     model = "aciq" if inside or rng.random() < 0.4 else "exact"
-    grid = "midrise" if inside else str(rng.choice(["midrise", "midtread", "unsigned"]))
+    grid = MIDRISE.name if inside else str(rng.choice([f.name for f in INTEGER_GRIDS]))
     slow = family not in CLOSED_FORM
     hi_bits = 8 if (model == "exact" and (slow or claim in ("lemma2", "theorem"))) else 16
-    bits = int(rng.integers(2 if grid == "midtread" else 1, hi_bits + 1))
+    bits = int(rng.integers(get_format(grid).min_bits, hi_bits + 1))
     d = float(np.round(scale * rng.uniform(0.2, 4.0), 3))
     if claim in ("lemma1", "lemma1.pointwise", "lemma1.eq8", "lemma2"):
         frac = rng.uniform(0.1, 0.999) if inside or rng.random() < 0.4 else \
@@ -74,14 +75,14 @@ def _random_case(rng: np.random.Generator, claim: str) -> Case:
     if claim == "theorem":
         alpha = None
     if claim == "lemma1.eq8":  # the ACIQ truncation is the same on symmetric grids
-        model, bits, grid = "aciq", 4, "midrise"
+        model, bits, grid = "aciq", 4, MIDRISE.name
     return Case(family, shapes, loc, scale, d, alpha, bits, model, grid)
 
 
 def _complexity(case: Case):
     digits = sum(len(_fmt(v).replace("-", "").replace(".", "").lstrip("0"))
                  for v in (case.loc, case.scale, case.d or 0.0, case.alpha or 0.0))
-    return (case.bits, case.family not in CLOSED_FORM, case.grid != "midrise",
+    return (case.bits, case.family not in CLOSED_FORM, case.grid != MIDRISE.name,
             case.model != "aciq", case.scale != 1.0, case.loc != 0.0, digits,
             abs(case.loc), case.d or 0.0)
 
@@ -107,7 +108,7 @@ def shrink(claim: str, case: Case, *, max_evals: int = 60, check=None) -> CheckR
     evals = 1
 
     def candidates(c: Case):
-        lo_bits = 2 if c.grid == "midtread" else 1
+        lo_bits = get_format(c.grid).min_bits
         for b in range(lo_bits, c.bits):
             yield replace(c, bits=b)
         if c.scale != 1.0:
