@@ -12,8 +12,8 @@ from scipy import integrate, stats
 
 import qerror
 from qerror._families import GenericFamily
-from qerror.distributions import Law, resolve
-from qerror.error import _error_parts
+from qerror._laws import Law, resolve
+from qerror._law_engine import _error_parts
 
 GRIDS = ["midrise", "midtread", "unsigned"]
 MODELS = ["exact", "aciq"]

@@ -17,8 +17,8 @@ from scipy.stats._distn_infrastructure import rv_continuous_frozen
 
 import qerror
 from qerror._families import FAMILIES, GenericFamily
-from qerror.distributions import Law, resolve
-from qerror.error import _error_parts
+from qerror._laws import Law, resolve
+from qerror._law_engine import _error_parts
 from qerror.robustness import kurtosis
 from qerror.saturation import (
     _BUILTIN,

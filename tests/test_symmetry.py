@@ -17,7 +17,7 @@ from scipy import stats
 
 import qerror
 from qerror._families import FAMILIES, GenericFamily
-from qerror.distributions import Law, resolve
+from qerror._laws import Law, resolve
 from qerror.symmetry import _bias_law, bias, bias_variance
 
 REF = json.loads((Path(__file__).parent / "reference" / "robustness_reference.json")
