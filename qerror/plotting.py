@@ -130,7 +130,8 @@ def _sigma(dist, sigma=None) -> tuple[float, bool]:
         if not (math.isfinite(s) and s > 0):
             raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
         return s, s != 1.0
-    from .distributions import ClampedDistribution, is_law
+    from ._laws import is_law
+    from .distributions import ClampedDistribution
 
     if isinstance(dist, ClampedDistribution):
         dist = dist.base
@@ -152,7 +153,8 @@ def _unit(is_sigma: bool, power: int = 1) -> str:
 
 def _law_name(dist) -> str:
     """A short readable name: ``norm``, ``t(4)``, ``clamp(laplace, d=2)``."""
-    from .distributions import ClampedDistribution, is_law
+    from ._laws import is_law
+    from .distributions import ClampedDistribution
 
     if isinstance(dist, ClampedDistribution):
         return f"clamp({_law_name(dist.base)}, d={dist.d:g})"
@@ -462,7 +464,8 @@ def plot_levels(dist, alpha: float, bits: int, *, grid=None,
     matplotlib.axes.Axes
     """
     from ._validation import check_alpha
-    from .distributions import ClampedDistribution, is_law
+    from ._laws import is_law
+    from .distributions import ClampedDistribution
     from .formats import get_format
 
     fmt = get_format(grid)
