@@ -58,7 +58,7 @@ def maxabs_alpha(x: ArrayLike, bits=None, *, grid=None, axis=None) -> OptimalAlp
 
     Examples
     --------
-    >>> from qerror.empirical import maxabs_alpha
+    >>> from qerror.routes import maxabs_alpha
     >>> r = maxabs_alpha([-3.0, 0.5, 1.0], 4)
     >>> r.alpha, round(r.mse, 5)
     (3.0, 0.01432)
@@ -110,7 +110,7 @@ def fit_alpha(x: ArrayLike, bits=None, *, law: str = "norm", grid=None,
     Examples
     --------
     >>> import numpy as np
-    >>> from qerror.empirical import fit_alpha
+    >>> from qerror.routes import fit_alpha
     >>> x = np.random.default_rng(0).laplace(size=10_000)
     >>> r = fit_alpha(x, 4, law="laplace", grid="midrise")
     >>> round(float(r.alpha / np.abs(x).mean()), 2)   # ACIQ's 4-bit Laplace constant
@@ -153,7 +153,7 @@ def octav_alpha(x: ArrayLike, bits=None, *, grid=None, iterations: int = 10,
     Examples
     --------
     >>> import numpy as np
-    >>> from qerror.empirical import octav_alpha
+    >>> from qerror.routes import octav_alpha
     >>> x = np.random.default_rng(0).standard_t(4, size=10_000)
     >>> round(octav_alpha(x, 4).alpha, 2)
     6.0

@@ -213,7 +213,7 @@ def test_analyze_json_schema(tmp_path, capsys):
     doc = json.loads(out)
     assert {k: doc[k] for k in ("format", "bits", "grid", "model", "per_channel",
                                 "count")} == {"format": "npz", "bits": 4,
-                                              "grid": "midtread", "model": "exact",
+                                              "grid": qerror.formats.DEFAULT.name, "model": "exact",
                                               "per_channel": None, "count": 3}
     assert doc["file"] == str(path) and doc["values"] == sum(a.size for a in w.values())
     assert [t["name"] for t in doc["tensors"]] == list(w)
