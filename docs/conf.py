@@ -85,6 +85,10 @@ _IPYDIR = DOCS / "_build" / ".ipython"
 (_IPYDIR / "profile_default" / "ipython_kernel_config.py").write_text(
     'c.IPKernelApp.log_level = "ERROR"\n')
 os.environ["IPYTHONDIR"] = str(_IPYDIR)
+# the executed notebooks must draw inline: a MPLBACKEND inherited from the build's
+# environment (CI sets Agg for the tests) would keep ipykernel from selecting its
+# inline backend, and every notebook figure would be missing from the site
+os.environ.pop("MPLBACKEND", None)
 
 # autodoc + numpydoc
 autodoc_default_options = {"members": True, "undoc-members": False}
