@@ -60,6 +60,23 @@ def _resolve_scipy(dist):
     if any(v.ndim != 0 for v in vals):
         raise ValueError("dist must have scalar parameters (loc, scale and shapes); "
                          "use one distribution per call")
+    loc, scale = _check_scale(loc, scale)
+    shapes = tuple(float(s) for s in shapes)
+    if shapes and not rv._argcheck(*shapes):
+        raise ValueError(f"invalid shape parameters {shapes} for {rv.name}")
+    hook = getattr(rv, "_qerror_family", None)
+    if hook is not None and not shapes:  # a scipy family of qerror's own (saturated)
+        fam = hook()
+    elif rv.name in FAMILIES and not shapes:
+        fam = FAMILIES[rv.name]
+    else:
+        fam = generic_family(rv, shapes)
+    lo, hi = fam.support
+    return fam, loc, scale, float(lo), float(hi)
+
+
+def _check_scale(loc, scale):
+    """(loc, scale) as floats, finite, with scale in the range qerror computes in."""
     loc, scale = float(loc), float(scale)
     if not (np.isfinite(loc) and np.isfinite(scale) and scale > 0):
         raise ValueError(f"dist must have finite loc and scale > 0, got loc={loc}, "
@@ -68,15 +85,7 @@ def _resolve_scipy(dist):
         raise ValueError(f"dist must have a scale in [{_MIN_SCALE:g}, {_MAX_SCALE:g}] "
                          f"(squared errors must stay normal double-precision numbers), "
                          f"got scale={scale:g}; rescale the law")
-    shapes = tuple(float(s) for s in shapes)
-    if shapes and not rv._argcheck(*shapes):
-        raise ValueError(f"invalid shape parameters {shapes} for {rv.name}")
-    if rv.name in FAMILIES and not shapes:
-        fam = FAMILIES[rv.name]
-    else:
-        fam = generic_family(rv, shapes)
-    lo, hi = fam.support
-    return fam, loc, scale, float(lo), float(hi)
+    return loc, scale
 
 
 #: scales (and clamp bounds in scale units) outside this range over- or underflow the
@@ -93,8 +102,10 @@ def _check_clamp_bound(d: float, scale: float) -> None:
 def resolve(dist) -> Law:
     """Turn a user-facing distribution into a :class:`Law`; TypeError otherwise.
 
-    The protocol: a frozen continuous scipy.stats law, or any object with a
-    ``_qerror_law_()`` method returning a :class:`Law` (clamped and saturated laws).
+    The protocol: a frozen continuous scipy.stats law (whose scipy family may provide
+    ``_qerror_family()``, the partial moments to integrate with, as saturated laws
+    do), or any object with a ``_qerror_law_()`` method returning a :class:`Law`
+    (clamped laws).
     """
     if isinstance(dist, Law):
         return dist
@@ -107,7 +118,8 @@ def resolve(dist) -> Law:
 
 def clamped_law(base, d: float) -> Law:
     """The resolved law of ``clip(base, -d, d)`` (supplement Eqs. 5-6)."""
-    fam, loc, scale, lo, hi = _resolve_scipy(base)
+    b = resolve(base)
+    fam, loc, scale, lo, hi = b.family, b.loc, b.scale, b.lower, b.upper
     _check_clamp_bound(d, scale)
     lower = max(lo, (-d - loc) / scale)
     upper = min(hi, (d - loc) / scale)

@@ -18,7 +18,6 @@ import numpy as np
 from ._laws import (
     _check_clamp_bound,
     _check_scipy_law,
-    _resolve_scipy,
     clamped_law,
     resolve,
 )
@@ -44,7 +43,7 @@ class ClampedDistribution:
     def __init__(self, base, d: float):
         _check_scipy_law(base)
         d = check_positive_scalar(d, "d")
-        _check_clamp_bound(d, _resolve_scipy(base)[2])  # also checks base's parameters
+        _check_clamp_bound(d, resolve(base).scale)  # also checks base's parameters
         self.base = base
         self.d = d
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._dispatch import law_or_data
 from ._law_engine import _error_parts, _no_nan, _overflow_error
 from ._laws import is_law, resolve
 from ._validation import (
@@ -65,8 +66,8 @@ def _parts_public(dist, alpha, bits, model, grid):
     """Validate, dispatch (law or data) and return (trunc, rnd) arrays of the bcast shape."""
     model, fmt, a, b = _prepare(dist, alpha, bits, model, grid)
     shape = a.shape
-    if is_law(dist):
-        law = resolve(dist)
+    law, data = law_or_data(dist)
+    if law is not None:
         if a.size == 0:
             return np.zeros(shape), np.zeros(shape)
         a1 = np.asarray(a.ravel(), dtype=np.float64)
@@ -83,7 +84,7 @@ def _parts_public(dist, alpha, bits, model, grid):
         return _no_nan(t, a1).reshape(shape), _no_nan(r, a1).reshape(shape)
     from . import empirical  # data arrays: the empirical distribution
 
-    t, r = empirical.empirical_error_parts(dist, a, b, model=model, grid=fmt)
+    t, r = empirical.empirical_error_parts(data, a, b, model=model, grid=fmt)
     return np.asarray(t, dtype=np.float64), np.asarray(r, dtype=np.float64)
 
 

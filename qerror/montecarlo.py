@@ -33,7 +33,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._laws import is_law, resolve
+from ._dispatch import law_or_data
 from ._validation import (
     broadcast_alpha_bits,
     check_alpha,
@@ -265,11 +265,11 @@ def simulate_mse(dist, alpha: ArrayLike, bits: ArrayLike, *, n: int = 1_000_000,
     if model == "aciq" and not fmt.uniform:
         raise ValueError(f"model='aciq' needs a uniform grid; grid {fmt.name!r} has "
                          "unequal steps (use model='exact')")
-    if not is_law(dist):
+    law, _ = law_or_data(dist)  # TypeError/ValueError for unfrozen or discrete laws
+    if law is None:
         raise TypeError("dist must be a frozen scipy.stats continuous distribution or a "
                         "qerror.clamp(...) law; for data arrays use qerror.mse, which "
                         "is exact")
-    law = resolve(dist)  # TypeError/ValueError for unfrozen, discrete or bad parameters
     a = check_alpha(alpha)
     b = fmt.check_bits(bits)
     n = check_count(n, "n", 2, MAX_N)

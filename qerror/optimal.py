@@ -37,9 +37,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import optimize, special
 
+from ._dispatch import law_or_data
 from ._families import Laplace
 from ._law_engine import _error_parts
-from ._laws import Law, is_law, resolve
+from ._laws import Law
 from ._result import OptimalAlpha
 from ._validation import check_model
 from .formats import get_format
@@ -293,17 +294,17 @@ def optimal_alpha(dist, bits: ArrayLike = None, *, model: str = "exact", grid=No
     """
     model = check_model(model)
     fmt = get_format(grid)
-    if not is_law(dist):
+    law, data = law_or_data(dist)
+    if law is None:
         from . import empirical
 
-        return empirical.optimal_alpha_data(dist, bits, model=model, grid=fmt, axis=axis)
+        return empirical.optimal_alpha_data(data, bits, model=model, grid=fmt, axis=axis)
     if axis is not None:
         raise ValueError("axis applies to data arrays only, not to distributions")
     if model == "aciq" and not fmt.uniform:
         raise ValueError(f"model='aciq' needs a uniform grid; grid {fmt.name!r} has "
                          "unequal steps (use model='exact')")
     b = fmt.check_bits(bits)
-    law = resolve(dist)
     if law.family.infinite_variance and not (np.isfinite(law.lower)
                                              and np.isfinite(law.upper)):
         # the clipped tail's error is infinite for every alpha: nothing to minimise

@@ -463,8 +463,8 @@ def plot_levels(dist, alpha: float, bits: int, *, grid=None,
     -------
     matplotlib.axes.Axes
     """
-    from ._validation import check_alpha
     from ._laws import is_law
+    from ._validation import check_alpha
     from .distributions import ClampedDistribution
     from .formats import get_format
 

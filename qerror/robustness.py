@@ -31,8 +31,9 @@ from numpy.typing import ArrayLike
 from scipy import integrate
 
 from ._data import _check_data, _check_finite
+from ._dispatch import law_or_data
 from ._law_engine import _error_parts
-from ._laws import Law, is_law, resolve
+from ._laws import Law
 from ._validation import check_model, check_positive_scalar
 from .distributions import ClampedDistribution
 from .error import mse
@@ -390,11 +391,11 @@ def step_sensitivity(dist, bits, *, model: str = "exact", grid=None,
     """
     model, fmt = check_model(model), get_format(grid)
     b = _scalar_bits(bits, fmt)
-    if not is_law(dist):
+    law, _ = law_or_data(dist)
+    if law is None:
         raise TypeError("step_sensitivity needs a distribution; for data, whose error "
                         "has a kink at every sample, use step_robustness")
     h = check_positive_scalar(h, "h")
-    law = resolve(dist)
     a_opt, e_opt = _optimum(dist, b, model, fmt, alpha_opt)
     s_lo, s_hi = _kink_window(law, a_opt, b, fmt, model)
     h_l0 = min(h, 0.45 * (1.0 - s_lo))
@@ -486,8 +487,7 @@ def kurtosis(dist, *, excess: bool = False):
     if isinstance(dist, ClampedDistribution):
         _, mu2, mu4 = _clamped_central_moments(dist)
         k = mu4 / (mu2 * mu2)
-    elif is_law(dist):
-        resolve(dist)  # validates (frozen, continuous, scalar parameters)
+    elif law_or_data(dist)[0] is not None:  # validates (frozen, continuous, scalar)
         m, v, g2 = (float(x) for x in dist.stats(moments="mvk"))
         if not np.isfinite(v) or not np.isfinite(m):
             k = math.inf

@@ -43,14 +43,12 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
-import weakref
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 from scipy import integrate, special, stats
 
-from ._families import FAMILIES
 from ._validation import check_positive_scalar
 
 __all__ = ["saturate", "SaturatedDistribution", "SATURATING_FUNCTIONS"]
@@ -236,9 +234,8 @@ _END_CELLS = 64
 class _SaturatedFamily:
     r"""Partial moments of :math:`Y = s(gW)` for the error engine.
 
-    Registered in :data:`qerror._families.FAMILIES` under the scipy name of the
-    saturated law, so the engine uses it in place of plain quadrature of
-    :math:`f_Y`.  :math:`f_Y` may be singular at :math:`\pm c` (e.g. ``erf`` of a
+    Returned by the scipy family's ``_qerror_family()`` (qerror's law protocol),
+    so the engine uses it in place of plain quadrature of :math:`f_Y`.  :math:`f_Y` may be singular at :math:`\pm c` (e.g. ``erf`` of a
     Laplace law with a large gain), and mass within one double-precision spacing of
     :math:`\pm c` is invisible in :math:`y`; so every integral
     :math:`\int_{y_1}^{y_2} f_Y(y)\,h(y)\,dy` is first tried with 16-point
@@ -435,36 +432,20 @@ class _SaturatedFamily:
 
 
 # ------------------------------------------------------------------ the law
-# The engine looks families up by scipy name (qerror._families.FAMILIES).  Every
-# saturated law is its own shape-free scipy family, registered under a unique name
-# while some scipy object of that family is alive (freezing creates new ones).
-_LIVE: dict = {}
-
-
-def _register(gen) -> None:
-    name = gen.name
-    if name not in FAMILIES:
-        FAMILIES[name] = _SaturatedFamily(name, gen._base, gen._sat, gen._gain,
-                                          (float(gen.a), float(gen.b)))
-    _LIVE[name] = _LIVE.get(name, 0) + 1
-    weakref.finalize(gen, _release, name)
-
-
-def _release(name: str) -> None:
-    _LIVE[name] -= 1
-    if _LIVE[name] == 0:
-        del _LIVE[name]
-        FAMILIES.pop(name, None)
-
-
 class _saturated_gen(stats.rv_continuous):
     """scipy family of Y = fn(gain * W) for one base law W (no shape parameters)."""
 
     def __init__(self, base=None, sat=None, gain=1.0, **kwds):
         self._base, self._sat, self._gain = base, sat, float(gain)
+        self._family = None
         super().__init__(**kwds)
-        if base is not None:
-            _register(self)
+
+    def _qerror_family(self) -> _SaturatedFamily:
+        """The partial-moment family the error engine integrates with (built once)."""
+        if self._family is None:
+            self._family = _SaturatedFamily(self.name, self._base, self._sat, self._gain,
+                                            (float(self.a), float(self.b)))
+        return self._family
 
     def _updated_ctor_param(self):
         dct = super()._updated_ctor_param()

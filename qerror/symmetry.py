@@ -46,9 +46,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._data import _check_data, _check_finite
+from ._dispatch import law_or_data
 from ._families import _FirstMomentView
 from ._law_engine import _cell_sum, _grid_cells, _no_nan, _z_cells
-from ._laws import Law, is_law, resolve
+from ._laws import Law
 from ._validation import check_alpha, scalar_or_array
 from .error import mse
 from .formats import get_format
@@ -124,9 +125,9 @@ def _bias_public(dist, alpha, bits, grid) -> np.ndarray:
     b = fmt.check_bits(bits)
     a, b = np.broadcast_arrays(a, b)
     shape = a.shape
-    if not is_law(dist):
-        return _bias_data(dist, a.astype(np.float64), b, fmt)
-    law = resolve(dist)
+    law, data = law_or_data(dist)
+    if law is None:
+        return _bias_data(data, a.astype(np.float64), b, fmt)
     if a.size == 0:
         return np.zeros(shape)
     a1 = a.ravel().astype(np.float64)

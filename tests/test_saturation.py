@@ -17,8 +17,8 @@ from scipy.stats._distn_infrastructure import rv_continuous_frozen
 
 import qerror
 from qerror._families import FAMILIES, GenericFamily
-from qerror._laws import Law, resolve
 from qerror._law_engine import _error_parts
+from qerror._laws import Law, resolve
 from qerror.robustness import kurtosis
 from qerror.saturation import (
     _BUILTIN,
@@ -124,18 +124,17 @@ def test_bounded_base_gives_a_narrower_support():
     assert support == pytest.approx((-np.tanh(1.0), np.tanh(1.0)))
 
 
-def test_engine_uses_the_registered_family_and_forgets_it():
+def test_engine_uses_the_family_of_the_law_protocol_and_no_registry():
     y = saturate(stats.norm(), "tanh")
     name = y.dist.name
-    assert isinstance(FAMILIES[name], _SaturatedFamily)
+    assert name not in FAMILIES  # no global registry
     assert isinstance(resolve(y).family, _SaturatedFamily)
     assert isinstance(resolve(qerror.clamp(y, 0.8)).family, _SaturatedFamily)
-    z = y.dist.freeze()  # another scipy object of the same family keeps the entry
+    z = y.dist.freeze()  # a plain scipy frozen law of the same family
     del y
     gc.collect()
     assert isinstance(resolve(z).family, _SaturatedFamily)
-    del z
-    gc.collect()
+    assert resolve(z).family is resolve(z).family  # built once per family
     assert name not in FAMILIES
 
 

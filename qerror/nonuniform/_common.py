@@ -7,7 +7,7 @@ import numbers
 
 import numpy as np
 
-from .._laws import is_law, resolve
+from .._dispatch import law_or_data
 from ..distributions import ClampedDistribution
 
 _MAX_BITS = 12
@@ -43,8 +43,9 @@ def _base(dist):
 
 
 def _resolve_any(dist):
-    if is_law(dist):
-        return resolve(dist)
+    law, _ = law_or_data(dist)
+    if law is not None:
+        return law
     if isinstance(dist, (str, bytes, dict)):
         raise TypeError("dist must be a scipy.stats frozen law, a clamped law or an array "
                         f"of real numbers, got {type(dist).__name__}")

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import linalg
 
-from .._laws import Law, is_law, resolve
+from .._dispatch import law_or_data
+from .._laws import Law, resolve
 from .._validation import check_positive_scalar
 from ..formats import MIDRISE
 from ._common import _base, _check_bits, _check_data
@@ -433,7 +434,7 @@ def lloyd_max(dist_or_data, bits, *, tol: float = 1e-12,
     bits = _check_bits(bits)
     tol = _check_tol(tol)
     max_iter = _check_max_iter(max_iter)
-    if is_law(dist_or_data):
+    if law_or_data(dist_or_data)[0] is not None:
         return _lloyd_max_law(dist_or_data, bits, tol, max_iter)
     if isinstance(dist_or_data, (str, bytes, dict)):
         raise TypeError("dist_or_data must be a scipy.stats frozen law, a clamped law or "
