@@ -13,7 +13,7 @@ Peers:
 * PyTorch ``HistogramObserver`` (per_tensor_symmetric, qint8, quant_min=-7,
   quant_max=7); its alpha is ``scale * 7``.  Skipped if torch is not installed
   (``pip install torch==2.13.0``; a benchmark-only dependency, never needed by qerror).
-* OCTAV, 10 fixed-point iterations (numpy, as in :func:`qerror.routes.octav_alpha`).
+* OCTAV, 10 fixed-point iterations (numpy, as in :func:`qerror.data.routes.octav_alpha`).
 * ACIQ Laplace moment fit, max-abs (one ``np.abs(x).max()`` pass: the floor).
 
 Peers are timed computing alpha only; every MSE in the table is then the exact
@@ -32,9 +32,9 @@ import time
 
 import numpy as np
 
-from qerror import _empirical_kernels as kern
-from qerror.empirical import empirical_error_parts, optimal_alpha_data
-from qerror.routes import fit_alpha, maxabs_alpha, octav_alpha
+from qerror.data import _kernels as kern
+from qerror.data.solver import empirical_error_parts, optimal_alpha_data
+from qerror.data.routes import fit_alpha, maxabs_alpha, octav_alpha
 
 BITS, GRID = 4, "midtread"
 

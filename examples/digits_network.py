@@ -27,10 +27,10 @@ choices of the quantizer:
     with :math:`b = \operatorname{mean}|W - \operatorname{median} W|`;
 ``exact``
     the certified global minimiser of the data MSE
-    (:func:`qerror.optimal_alpha_data`, ``model="exact"``);
+    (:func:`qerror.data.optimal_alpha_data`, ``model="exact"``);
 ``lloyd_max``
     the non-uniform minimum-MSE quantizer with :math:`2^b` levels
-    (:func:`qerror.lloyd_max` on the data; no :math:`\alpha`).
+    (:func:`qerror.nonuniform.lloyd_max` on the data; no :math:`\alpha`).
 
 For every variant, bit-width and method it records the per-layer weight MSE, and for
 the network with *all* layers quantized by that method: test accuracy, the mean
@@ -323,7 +323,7 @@ def quantize_weights(w, bits: int, method: str):
     w = np.asarray(w, dtype=np.float64)
     info = {"alpha": None, "qerror_mse": None}
     if method == "lloyd_max":
-        r = qerror.lloyd_max(w, bits)
+        r = qerror.nonuniform.lloyd_max(w, bits)
         q = r.levels[np.searchsorted(r.thresholds, w, side="right")]
         info.update(qerror_mse=float(r.mse), is_global=bool(r.is_global))
     else:
@@ -337,7 +337,7 @@ def quantize_weights(w, bits: int, method: str):
             alpha = qerror.optimal_alpha(stats.laplace(0.0, b), bits, model="aciq",
                                          grid="midtread").alpha
         elif method == "exact":
-            r = qerror.optimal_alpha_data(w, bits, model="exact", grid="midtread")
+            r = qerror.data.optimal_alpha_data(w, bits, model="exact", grid="midtread")
             alpha = r.alpha
             info["qerror_mse"] = float(r.mse)
         else:

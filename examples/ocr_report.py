@@ -95,12 +95,12 @@ def analyse(path, bits: int, grid: str, per_channel: bool = True) -> dict:
                        max_abs=float(np.abs(x).max()), std=float(np.sqrt(m2)),
                        kurtosis=float(np.mean((x - x.mean()) ** 4) / m2 ** 2))
             t = time.perf_counter()
-            row["per_tensor"] = _routes(qerror.routes.compare_alphas(
+            row["per_tensor"] = _routes(qerror.data.routes.compare_alphas(
                 w, bits, grid=grid), power)
             timing["per_tensor_s"] += time.perf_counter() - t
             if per_channel:
                 t = time.perf_counter()
-                row["per_channel"] = _routes(qerror.routes.compare_alphas(
+                row["per_channel"] = _routes(qerror.data.routes.compare_alphas(
                     w, bits, grid=grid, axis=axis), power)
                 timing["per_channel_s"] += time.perf_counter() - t
             rows.append(row)

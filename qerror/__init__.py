@@ -15,11 +15,13 @@ import importlib
 
 __version__ = "0.1.0"
 
-#: public name -> submodule that defines it
+#: the top-level names (the first tier): public name -> submodule that defines it.
+#: Everything else lives in a submodule: qerror.formats (quantizer formats),
+#: qerror.laws (clamped and saturated laws), qerror.data (data solver, peers'
+#: clipping rules), qerror.nonuniform (Lloyd-Max, powers of two), qerror.robustness,
+#: qerror.symmetry, qerror.montecarlo, qerror.proofs, qerror.symbolic, qerror.plotting,
+#: qerror.io (tensor files).
 _EXPORTS = {
-    "ClampedDistribution": "distributions",
-    "clamp": "distributions",
-    "OptimalAlpha": "_result",
     "quantize": "quantizer",
     "mse": "error",
     "error_parts": "error",
@@ -28,29 +30,18 @@ _EXPORTS = {
     "clamping_gain": "error",
     "optimal_alpha": "optimal",
     "optimal_alpha_table": "optimal",
-    "empirical_error_parts": "empirical",
-    "optimal_alpha_data": "empirical",
+    "OptimalAlpha": "_result",
+    "clamp": "laws",
+    "saturate": "laws",
     "bias": "symmetry",
-    "bias_variance": "symmetry",
-    "SaturatedDistribution": "saturation",
-    "saturate": "saturation",
-    "StepRobustness": "robustness",
-    "StepSensitivity": "robustness",
-    "kurtosis": "robustness",
-    "LloydMaxResult": "nonuniform",
-    "lloyd_max": "nonuniform",
-    "MonteCarloMSE": "montecarlo",
     "simulate_mse": "montecarlo",
-    "step_robustness": "robustness",
-    "step_sensitivity": "robustness",
 }
 
 __all__ = sorted(_EXPORTS)
 
-_LAZY_SUBMODULES = ("formats", "io", "routes", "symbolic", "plotting", "empirical",
-                    "montecarlo", "proofs",
-                    "robustness", "saturation", "symmetry", "optimal", "error",
-                    "distributions", "quantizer", "nonuniform")
+_LAZY_SUBMODULES = ("formats", "laws", "data", "io", "symbolic", "plotting", "montecarlo",
+                    "proofs", "robustness", "symmetry", "optimal", "error", "quantizer",
+                    "nonuniform")
 
 
 def __getattr__(name):

@@ -2,12 +2,12 @@
 
 Every public function that takes a distribution or a data array calls
 :func:`law_or_data` once and hands the result to the law engine
-(:mod:`qerror._law_engine`) or to the data engine (:mod:`qerror.empirical`).
+(:mod:`qerror._law_engine`) or to the data engine (:mod:`qerror.data.solver`).
 """
 
 from __future__ import annotations
 
-from ._laws import Law, is_law, resolve
+from .laws._protocol import Law, is_law, resolve
 
 __all__ = ["law_or_data"]
 

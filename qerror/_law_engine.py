@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._laws import Law
 from .formats import get_format
+from .laws._protocol import Law
 
 
 # ------------------------------------------------------------------ private engine

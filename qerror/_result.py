@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-# methods of the comparison routes of qerror.empirical (max-abs, moment fit + ACIQ,
+# methods of the comparison routes of qerror.data.solver (max-abs, moment fit + ACIQ,
 # OCTAV): heuristics with no optimum to certify, so success=False is not a failure
 _ROUTE_PREFIXES = ("max-abs", "fit-", "octav")
 
@@ -97,7 +97,7 @@ class OptimalAlpha:
     @property
     def is_route(self) -> bool:
         """True for a comparison route (max-abs, moment fit + ACIQ, OCTAV) of
-        :mod:`qerror.empirical`: a heuristic choice, not a solve, so its `success` is
+        :mod:`qerror.data.solver`: a heuristic choice, not a solve, so its `success` is
         False by definition (nothing certified), not because something failed."""
         return str(self.method).startswith(_ROUTE_PREFIXES)
 
@@ -145,7 +145,7 @@ class OptimalAlpha:
 
 
 class AlphaComparison(dict):
-    """``{route: OptimalAlpha}`` from :func:`qerror.routes.compare_alphas`.
+    """``{route: OptimalAlpha}`` from :func:`qerror.data.routes.compare_alphas`.
 
     A plain dict (``out["optimal"].alpha`` etc.) whose repr is one table, one row per
     route: alpha, the exact empirical MSE, MSE over the certified optimum's, and

@@ -21,7 +21,7 @@ r"""Mean-square quantization error: truncation, rounding and total, in two model
 How the numbers are computed
 ----------------------------
 Everything is reduced to partial moments of the standardized law
-(:mod:`qerror._families`): tails use the Mills-ratio functions
+(:mod:`qerror.laws._families`): tails use the Mills-ratio functions
 :math:`I_n(t) = \int_0^\infty u^n e^{-tu-u^2/2}du` (normal; never ``1 - erf``),
 regularized incomplete gamma functions (Laplace) and exact polynomials (uniform).  The
 exact model's rounding error is a sum over up to :math:`2^b` cells; it is evaluated in
@@ -37,7 +37,6 @@ from numpy.typing import ArrayLike
 
 from ._dispatch import law_or_data
 from ._law_engine import _error_parts, _no_nan, _overflow_error
-from ._laws import is_law, resolve
 from ._validation import (
     broadcast_alpha_bits,
     check_alpha,
@@ -45,6 +44,7 @@ from ._validation import (
     scalar_or_array,
 )
 from .formats import get_format
+from .laws._protocol import is_law, resolve
 
 __all__ = ["mse", "truncation_error", "rounding_error", "error_parts", "clamping_gain"]
 
@@ -82,9 +82,9 @@ def _parts_public(dist, alpha, bits, model, grid):
             raise _overflow_error(float(np.max(a1) if np.max(a1) > 1 else np.min(a1))) \
                 from None
         return _no_nan(t, a1).reshape(shape), _no_nan(r, a1).reshape(shape)
-    from . import empirical  # data arrays: the empirical distribution
+    from .data import solver  # data arrays: the empirical distribution
 
-    t, r = empirical.empirical_error_parts(data, a, b, model=model, grid=fmt)
+    t, r = solver.empirical_error_parts(data, a, b, model=model, grid=fmt)
     return np.asarray(t, dtype=np.float64), np.asarray(r, dtype=np.float64)
 
 
@@ -266,9 +266,9 @@ def clamping_gain(dist, d, alpha: ArrayLike, bits: ArrayLike = None, *,
     >>> bool(abs(g - c) < 1e-15)
     True
     """
-    from ._laws import _check_clamp_bound
     from ._validation import check_positive_scalar
-    from .distributions import ClampedDistribution
+    from .laws._protocol import _check_clamp_bound
+    from .laws.clamped import ClampedDistribution
 
     if isinstance(dist, ClampedDistribution) or not is_law(dist):
         raise TypeError("dist must be a frozen scipy.stats continuous distribution (the "

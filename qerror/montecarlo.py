@@ -17,7 +17,7 @@ merged with Chan's pairwise update, so no precision is lost over :math:`10^8` or
 draws), so memory stays bounded whatever `n` is.  Randomness comes only from
 ``numpy.random.default_rng(seed)`` and the law's ``rvs(size=..., random_state=rng)``.
 
-Common random numbers: :meth:`qerror.ClampedDistribution.rvs` clips the draws of its
+Common random numbers: :meth:`qerror.laws.ClampedDistribution.rvs` clips the draws of its
 base law, so ``simulate_mse(W, ..., seed=s)`` and ``simulate_mse(clamp(W, d), ...,
 seed=s)`` (same `n` and `chunk_size`) see the *same* draws, clipped in the second
 case; differences between the two are then free of sampling noise between laws.  All

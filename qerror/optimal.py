@@ -38,12 +38,12 @@ from numpy.typing import ArrayLike
 from scipy import optimize, special
 
 from ._dispatch import law_or_data
-from ._families import Laplace
 from ._law_engine import _error_parts
-from ._laws import Law
 from ._result import OptimalAlpha
 from ._validation import check_model
 from .formats import get_format
+from .laws._families import Laplace
+from .laws._protocol import Law
 
 __all__ = ["optimal_alpha", "optimal_alpha_table"]
 
@@ -264,7 +264,7 @@ def optimal_alpha(dist, bits: ArrayLike = None, *, model: str = "exact", grid=No
     Parameters
     ----------
     dist : scipy.stats frozen continuous distribution, ClampedDistribution or array_like
-        The law (or data; see :mod:`qerror.empirical`).
+        The law (or data; see :mod:`qerror.data.solver`).
     bits : int or array_like of int
         Bit-width(s); an array gives array fields, one entry per bit-width.
     model : {"exact", "aciq"}
@@ -296,9 +296,9 @@ def optimal_alpha(dist, bits: ArrayLike = None, *, model: str = "exact", grid=No
     fmt = get_format(grid)
     law, data = law_or_data(dist)
     if law is None:
-        from . import empirical
+        from .data import solver
 
-        return empirical.optimal_alpha_data(data, bits, model=model, grid=fmt, axis=axis)
+        return solver.optimal_alpha_data(data, bits, model=model, grid=fmt, axis=axis)
     if axis is not None:
         raise ValueError("axis applies to data arrays only, not to distributions")
     if model == "aciq" and not fmt.uniform:

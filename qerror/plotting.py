@@ -130,8 +130,8 @@ def _sigma(dist, sigma=None) -> tuple[float, bool]:
         if not (math.isfinite(s) and s > 0):
             raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
         return s, s != 1.0
-    from ._laws import is_law
-    from .distributions import ClampedDistribution
+    from .laws._protocol import is_law
+    from .laws.clamped import ClampedDistribution
 
     if isinstance(dist, ClampedDistribution):
         dist = dist.base
@@ -153,8 +153,8 @@ def _unit(is_sigma: bool, power: int = 1) -> str:
 
 def _law_name(dist) -> str:
     """A short readable name: ``norm``, ``t(4)``, ``clamp(laplace, d=2)``."""
-    from ._laws import is_law
-    from .distributions import ClampedDistribution
+    from .laws._protocol import is_law
+    from .laws.clamped import ClampedDistribution
 
     if isinstance(dist, ClampedDistribution):
         return f"clamp({_law_name(dist.base)}, d={dist.d:g})"
@@ -169,8 +169,8 @@ def _law_name(dist) -> str:
 
 def _alpha_range(dist, bits, models, grid, num):
     """A log-spaced alpha grid around the ACIQ optimum (and the clamp bound)."""
-    from .distributions import ClampedDistribution
     from .formats import get_format
+    from .laws.clamped import ClampedDistribution
     from .optimal import optimal_alpha
 
     bmax = int(np.max(bits))
@@ -396,9 +396,9 @@ def plot_clamped(dist, d, bits: int, *, model: str = "aciq", grid=None,
     matplotlib.axes.Axes
     """
     from ._validation import check_model
-    from .distributions import clamp
     from .error import mse
     from .formats import get_format
+    from .laws.clamped import clamp
     from .optimal import optimal_alpha
 
     grid = get_format(grid)
@@ -463,10 +463,10 @@ def plot_levels(dist, alpha: float, bits: int, *, grid=None,
     -------
     matplotlib.axes.Axes
     """
-    from ._laws import is_law
     from ._validation import check_alpha
-    from .distributions import ClampedDistribution
     from .formats import get_format
+    from .laws._protocol import is_law
+    from .laws.clamped import ClampedDistribution
 
     fmt = get_format(grid)
     b = int(fmt.check_bits(bits))

@@ -30,14 +30,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import integrate
 
-from ._data import _check_data, _check_finite
 from ._dispatch import law_or_data
 from ._law_engine import _error_parts
-from ._laws import Law
 from ._validation import check_model, check_positive_scalar
-from .distributions import ClampedDistribution
+from .data._checks import _check_data, _check_finite
 from .error import mse
 from .formats import get_format
+from .laws._protocol import Law
+from .laws.clamped import ClampedDistribution
 from .optimal import optimal_alpha
 
 __all__ = ["step_robustness", "step_sensitivity", "kurtosis", "StepRobustness",
@@ -302,10 +302,10 @@ def step_robustness(dist, bits, scales: ArrayLike | None = None, *, model: str =
     --------
     >>> from scipy import stats
     >>> import qerror
-    >>> r = qerror.step_robustness(stats.norm(), 4, [0.5, 1.0, 1.5])
+    >>> r = qerror.robustness.step_robustness(stats.norm(), 4, [0.5, 1.0, 1.5])
     >>> [round(float(v), 3) for v in r.relative]
     [7.388, 1.0, 1.826]
-    >>> u = qerror.step_robustness(stats.uniform(-1, 2), 4, [0.5, 1.0, 1.5])
+    >>> u = qerror.robustness.step_robustness(stats.uniform(-1, 2), 4, [0.5, 1.0, 1.5])
     >>> [round(float(v), 4) for v in u.relative]
     [38.5, 1.0, 2.3125]
     """
@@ -382,10 +382,10 @@ def step_sensitivity(dist, bits, *, model: str = "exact", grid=None,
     --------
     >>> from scipy import stats
     >>> import qerror
-    >>> r = qerror.step_sensitivity(stats.norm(), 4)
+    >>> r = qerror.robustness.step_sensitivity(stats.norm(), 4)
     >>> round(r.relative_curvature, 3), r.smooth
     (14.513, True)
-    >>> u = qerror.step_sensitivity(stats.uniform(-1, 2), 4)  # kappa = 6 (2^b - 1)
+    >>> u = qerror.robustness.step_sensitivity(stats.uniform(-1, 2), 4)  # kappa = 6 (2^b - 1)
     >>> round(u.relative_curvature, 6)
     90.0
     """
@@ -475,11 +475,11 @@ def kurtosis(dist, *, excess: bool = False):
     --------
     >>> from scipy import stats
     >>> import qerror
-    >>> round(qerror.kurtosis(stats.uniform(-1, 2)), 12)
+    >>> round(qerror.robustness.kurtosis(stats.uniform(-1, 2)), 12)
     1.8
-    >>> [round(qerror.kurtosis(d), 12) for d in (stats.laplace(), stats.norm())]
+    >>> [round(qerror.robustness.kurtosis(d), 12) for d in (stats.laplace(), stats.norm())]
     [6.0, 3.0]
-    >>> round(qerror.kurtosis(qerror.clamp(stats.norm(), 1.0)), 6)  # below the uniform's
+    >>> round(qerror.robustness.kurtosis(qerror.clamp(stats.norm(), 1.0)), 6)  # below the uniform's
     1.613168
     """
     if not isinstance(excess, (bool, np.bool_)):

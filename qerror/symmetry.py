@@ -37,7 +37,7 @@ summation: :math:`O(e^{-2\pi^2\sigma^2/\Delta^2})`).  Only the block *ends* cont
 the leading term :math:`\tfrac{\Delta^2}{12}(f(b) - f(a))`.  For the Laplace law the
 cells on each side of the peak form geometric series, and for the uniform law every
 whole cell contributes zero.  These :math:`O(1)` forms are the families' ``cells1``
-methods (:mod:`qerror._families`); other laws use per-cell quadrature.
+methods (:mod:`qerror.laws._families`); other laws use per-cell quadrature.
 """
 
 from __future__ import annotations
@@ -45,14 +45,14 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._data import _check_data, _check_finite
 from ._dispatch import law_or_data
-from ._families import _FirstMomentView
 from ._law_engine import _cell_sum, _grid_cells, _no_nan, _z_cells
-from ._laws import Law
 from ._validation import check_alpha, scalar_or_array
+from .data._checks import _check_data, _check_finite
 from .error import mse
 from .formats import get_format
+from .laws._families import _FirstMomentView
+from .laws._protocol import Law
 
 __all__ = ["bias", "bias_variance"]
 
@@ -222,7 +222,7 @@ def bias_variance(dist, alpha: ArrayLike, bits: ArrayLike = None, *, grid=None):
     --------
     >>> from scipy import stats
     >>> import qerror
-    >>> b2, var = qerror.bias_variance(stats.norm(loc=0.5), 2.0, 4)
+    >>> b2, var = qerror.symmetry.bias_variance(stats.norm(loc=0.5), 2.0, 4)
     >>> round(b2, 6), round(var, 6)
     (0.001257, 0.036583)
     """

@@ -221,7 +221,7 @@ def test_analyze_json_schema(tmp_path, capsys):
         x = w[t["name"]]
         assert t["shape"] == list(x.shape) and t["dtype"] == "float32"
         assert t["size"] == x.size and t["axis"] is None and t["error"] is None
-        best = qerror.optimal_alpha_data(x, 4)
+        best = qerror.data.optimal_alpha_data(x, 4)
         assert t["alpha"] == pytest.approx(best.alpha, rel=1e-12)
         assert t["mse"] == pytest.approx(best.mse, rel=1e-12)
         power = float(np.mean(x.astype(np.float64) ** 2))
@@ -245,7 +245,7 @@ def test_analyze_json_per_channel(tmp_path, capsys):
     doc = json.loads(out)
     assert code == 0 and doc["per_channel"] == 0
     t, = doc["tensors"]
-    best = qerror.optimal_alpha_data(w, 4, axis=0)
+    best = qerror.data.optimal_alpha_data(w, 4, axis=0)
     assert t["axis"] == 0 and list(t["routes"]) == ["optimal"]
     np.testing.assert_allclose(t["alpha"], best.alpha, rtol=1e-12)
     np.testing.assert_allclose(t["routes"]["optimal"]["channel_mse"], best.mse,
@@ -272,7 +272,7 @@ def test_analyze_csv(tmp_path, capsys):
                              "alpha", "alpha_min", "alpha_max", "mse", "sqnr_db",
                              "mse_ratio", "error"]
     r = next(r for r in rows if r["name"] == "fc.weight" and r["route"] == "optimal")
-    best = qerror.optimal_alpha_data(w["fc.weight"], 4, axis=0)
+    best = qerror.data.optimal_alpha_data(w["fc.weight"], 4, axis=0)
     assert r["shape"] == "5x40" and r["axis"] == "0" and r["error"] == ""
     assert float(r["alpha"]) == pytest.approx(np.median(best.alpha), rel=1e-12)
     assert float(r["alpha_min"]) == pytest.approx(best.alpha.min(), rel=1e-12)
@@ -286,7 +286,7 @@ def test_analyze_bf16_safetensors(tmp_path, capsys):
     code, out, _ = _analyze(capsys, path, "--json", "--no-peers")
     t, = json.loads(out)["tensors"]
     assert code == 0 and t["dtype"] == "bfloat16"
-    assert t["alpha"] == qerror.optimal_alpha_data(exact, 4).alpha
+    assert t["alpha"] == qerror.data.optimal_alpha_data(exact, 4).alpha
 
 
 def test_analyze_one_bad_tensor_others_still_analysed(tmp_path, capsys):
@@ -356,7 +356,7 @@ def test_analyze_onnx_constant_nodes(tmp_path, capsys):
     code, out, _ = _analyze(capsys, path, "--json", "--no-peers")
     doc = json.loads(out)
     assert code == 0 and doc["format"] == "onnx"
-    assert doc["tensors"][0]["alpha"] == qerror.optimal_alpha_data(w, 4).alpha
+    assert doc["tensors"][0]["alpha"] == qerror.data.optimal_alpha_data(w, 4).alpha
 
 
 def test_python_dash_m_qerror():

@@ -13,7 +13,7 @@ MODULES = sorted(m.name for m in pkgutil.walk_packages(qerror.__path__, "qerror.
 
 
 def test_every_module_is_collected():
-    assert {"qerror.error", "qerror.optimal", "qerror.empirical", "qerror.nonuniform",
+    assert {"qerror.error", "qerror.optimal", "qerror.data.solver", "qerror.nonuniform",
             "qerror.symbolic"} <= set(MODULES)
 
 

@@ -1,4 +1,4 @@
-"""Tests for qerror.empirical: data arrays as empirical distributions.
+"""Tests for qerror.data.solver: data arrays as empirical distributions.
 
 The exact optimum is checked against a brute-force reference written here from the
 conventions (levels as multiples of the step, every piece of the piecewise-quadratic
@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import qerror
-import qerror.empirical as em
-from qerror import _empirical_kernels as kern
-from qerror.empirical import empirical_error_parts, optimal_alpha_data
-from qerror.routes import compare_alphas, fit_alpha, maxabs_alpha, octav_alpha
+import qerror.data.solver as em
+from qerror.data import _kernels as kern
+from qerror.data.solver import empirical_error_parts, optimal_alpha_data
+from qerror.data.routes import compare_alphas, fit_alpha, maxabs_alpha, octav_alpha
 
 GRIDS = ("midtread", "midrise", "unsigned")
 RTOL = 1e-9  # the contract: within 1e-9 (relative) of the best MSE over alpha > 0

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from scipy import integrate, stats
 
 import qerror
-from qerror._families import GenericFamily
-from qerror._laws import Law, resolve
+from qerror.laws._families import GenericFamily
+from qerror.laws._protocol import Law, resolve
 from qerror._law_engine import _error_parts
 
 GRIDS = ["midrise", "midtread", "unsigned"]
@@ -25,7 +25,7 @@ RTOL_PATHS = 1e-11
 
 def _generic_parts(dist, alpha, bits, model, grid):
     law = resolve(dist)
-    rv = (dist.base if isinstance(dist, qerror.ClampedDistribution) else dist).dist
+    rv = (dist.base if isinstance(dist, qerror.laws.ClampedDistribution) else dist).dist
     gl = Law(GenericFamily(rv, ()), law.loc, law.scale, law.lower, law.upper, law.atoms)
     t, r = _error_parts(gl, np.array([alpha], float), np.array([bits]), model, grid)
     return t[0], r[0]

@@ -191,7 +191,7 @@ def test_data_large_n_never_worse_than_the_uniform_optimum():
     x = 0.1 * rng.standard_t(5, 4096)
     for bits in (4, 8):
         r = lloyd_max(x, bits)
-        uniform = qerror.optimal_alpha_data(x, bits, grid="midrise").mse
+        uniform = qerror.data.optimal_alpha_data(x, bits, grid="midrise").mse
         assert r.mse <= uniform * (1 + 1e-12), (bits, r.mse, uniform)
         assert r.mse == pytest.approx(float(np.mean((x - r.levels[
             np.searchsorted(r.thresholds, x)]) ** 2)), rel=1e-12)
@@ -250,7 +250,7 @@ def _pow2_quad(law, alpha, bits, atoms=()):
     t = 0.5 * (lv[1:] + lv[:-1])
     t[t.size // 2] = 0.0
     edges = np.concatenate(([-np.inf], t, [np.inf]))
-    base = law.base if isinstance(law, qerror.ClampedDistribution) else law
+    base = law.base if isinstance(law, qerror.laws.ClampedDistribution) else law
     lo, hi = law.support()
     tot = 0.0
     for a, b, y in zip(edges[:-1], edges[1:], lv, strict=True):
@@ -266,7 +266,7 @@ def _pow2_quad(law, alpha, bits, atoms=()):
 @pytest.mark.parametrize("law", POW2_LAWS, ids=lambda d: repr(d)[:30])
 @pytest.mark.parametrize("bits", [1, 3, 6])
 def test_pow2_exact_vs_quadrature(law, bits):
-    atoms = law.atoms if isinstance(law, qerror.ClampedDistribution) else ()
+    atoms = law.atoms if isinstance(law, qerror.laws.ClampedDistribution) else ()
     for alpha in (0.4, 1.7):
         assert pow2_mse(law, alpha, bits) == pytest.approx(
             _pow2_quad(law, alpha, bits, atoms), rel=1e-9, abs=1e-15)

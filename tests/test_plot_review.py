@@ -53,7 +53,7 @@ FIGURES = {
                                                    1.4, 3),
     "histogram_one": lambda: plotting.plot_histogram(_data(), 4),
     "histogram_routes": lambda: plotting.plot_histogram(_data(), 4, alpha={
-        k: r.alpha for k, r in qerror.routes.compare_alphas(_data(), 4).items()}),
+        k: r.alpha for k, r in qerror.data.routes.compare_alphas(_data(), 4).items()}),
     "step_sensitivity_narrow": lambda: plotting.plot_step_sensitivity(
         STEP_LAWS, 4, scale=np.linspace(0.5, 1.5, 101)),
     "step_sensitivity_default": lambda: plotting.plot_step_sensitivity(STEP_LAWS, 4),

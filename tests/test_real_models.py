@@ -42,7 +42,7 @@ def test_silero_vad_safetensors(real_model):
         for route in t["routes"].values():
             assert route["mse"] >= t["mse"] * (1 - 1e-12), t["name"]
     lstm = next(t for t in doc["tensors"] if t["name"] == "lstm_cell.weight_ih")
-    assert lstm["alpha"] == qerror.optimal_alpha_data(w, 4).alpha
+    assert lstm["alpha"] == qerror.data.optimal_alpha_data(w, 4).alpha
 
 
 def test_ppocr_onnx_constant_nodes(real_model):
@@ -67,7 +67,7 @@ def test_ppocr_onnx_constant_nodes(real_model):
             w = r.read(t["name"])
             assert w.shape[1] == 1 and len(t["alpha"]) == w.shape[0]
             np.testing.assert_allclose(
-                t["alpha"], qerror.optimal_alpha_data(w, 4, axis=0).alpha, rtol=1e-12)
+                t["alpha"], qerror.data.optimal_alpha_data(w, 4, axis=0).alpha, rtol=1e-12)
             for route in t["routes"].values():
                 assert route["mse"] >= t["mse"] * (1 - 1e-12)
 
@@ -100,7 +100,7 @@ def test_report_cache_matches_a_fresh_solve(real_model):
     with open_tensors(path) as reader:
         for r in (layers[0], layers[1], layers[28]):
             w = reader.read(r["weight"])
-            best = qerror.optimal_alpha_data(w, meta["bits"], grid=meta["grid"])
+            best = qerror.data.optimal_alpha_data(w, meta["bits"], grid=meta["grid"])
             assert r["per_tensor"]["optimal"]["alpha"] == pytest.approx(best.alpha,
                                                                          rel=1e-12)
             assert r["per_tensor"]["optimal"]["mse"] == pytest.approx(best.mse,

@@ -22,7 +22,7 @@ from qerror.robustness import (
     step_robustness,
     step_sensitivity,
 )
-from qerror.saturation import saturate
+from qerror.laws.saturated import saturate
 
 REF = json.loads((Path(__file__).parent / "reference" / "robustness_reference.json")
                  .read_text())["records"]

@@ -1,4 +1,4 @@
-"""Saturated laws Y = s(g W) (qerror.saturation): the supplement's three properties,
+"""Saturated laws Y = s(g W) (qerror.laws.saturated): the supplement's three properties,
 the scipy law, the engine's family, Monte Carlo and mpmath references, bad input.
 
 References: ``tests/reference/robustness_reference.json`` from
@@ -16,11 +16,11 @@ from scipy import integrate, special, stats
 from scipy.stats._distn_infrastructure import rv_continuous_frozen
 
 import qerror
-from qerror._families import FAMILIES, GenericFamily
+from qerror.laws._families import FAMILIES, GenericFamily
 from qerror._law_engine import _error_parts
-from qerror._laws import Law, resolve
+from qerror.laws._protocol import Law, resolve
 from qerror.robustness import kurtosis
-from qerror.saturation import (
+from qerror.laws.saturated import (
     _BUILTIN,
     SATURATING_FUNCTIONS,
     SaturatedDistribution,

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import qerror
-from qerror._families import FAMILIES, GenericFamily
-from qerror._laws import Law, resolve
+from qerror.laws._families import FAMILIES, GenericFamily
+from qerror.laws._protocol import Law, resolve
 from qerror.symmetry import _bias_law, bias, bias_variance
 
 REF = json.loads((Path(__file__).parent / "reference" / "robustness_reference.json")

@@ -98,10 +98,10 @@ def _analyze(info, x: np.ndarray, args) -> dict:
     rec = {"name": info.name, "shape": list(x.shape), "dtype": info.dtype,
            "size": int(x.size), "axis": axis}
     if args.no_peers:
-        results = {"optimal": qerror.optimal_alpha_data(x, args.bits, grid=args.grid,
+        results = {"optimal": qerror.data.optimal_alpha_data(x, args.bits, grid=args.grid,
                                                         axis=axis)}
     else:  # compare_alphas solves the optimum too: one solve, not two
-        results = qerror.routes.compare_alphas(x, args.bits, grid=args.grid,
+        results = qerror.data.routes.compare_alphas(x, args.bits, grid=args.grid,
                                                   axis=axis)
     xf = np.asarray(x, dtype=np.float64).ravel()
     power = float(xf @ xf) / xf.size if xf.size else 0.0

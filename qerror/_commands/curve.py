@@ -163,7 +163,7 @@ def run(args) -> int:
         summary = f"optimal alpha vs bits {bits[0]}-{bits[-1]} for " + ", ".join(
             n for n, _ in dists)
     elif args.kind == "clamped":
-        from qerror import ClampedDistribution
+        from qerror.laws import ClampedDistribution
 
         if isinstance(dist, ClampedDistribution):
             raise SystemExit("qerror curve: --kind clamped takes the unbounded law; "

@@ -121,7 +121,7 @@ def flatten_bits(values, default) -> list:
 
 def sigma_of(dist) -> float:
     """Standard deviation of the (unclamped) law, or nan if not finite."""
-    from qerror import ClampedDistribution
+    from qerror.laws import ClampedDistribution
 
     base = dist.base if isinstance(dist, ClampedDistribution) else dist
     s = float(base.std())
@@ -129,7 +129,7 @@ def sigma_of(dist) -> float:
 
 
 def scale_of(dist) -> float:
-    from qerror import ClampedDistribution
+    from qerror.laws import ClampedDistribution
 
     base = dist.base if isinstance(dist, ClampedDistribution) else dist
     return float(base.dist._parse_args(*base.args, **base.kwds)[2])

@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from .._dispatch import law_or_data
-from ..distributions import ClampedDistribution
+from ..laws.clamped import ClampedDistribution
 
 _MAX_BITS = 12
 

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from .._laws import Law
+from ..laws._protocol import Law
 
 
 def _pow2_grid(alpha: float, bits: int) -> np.ndarray:

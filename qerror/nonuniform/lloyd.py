@@ -19,9 +19,9 @@ import numpy as np
 from scipy import linalg
 
 from .._dispatch import law_or_data
-from .._laws import Law, resolve
 from .._validation import check_positive_scalar
 from ..formats import MIDRISE
+from ..laws._protocol import Law, resolve
 from ._common import _base, _check_bits, _check_data
 
 __all__ = ["LloydMaxResult", "lloyd_max"]
@@ -326,7 +326,7 @@ def _lloyd_max_data(x, bits, tol, max_iter) -> LloydMaxResult:
     gv = np.add.reduceat(w * vs, edges) / gw
     starts = _kmeans_dp(gv, gw, k)
     runs = [_lloyd_data(vs, w, _levels_from_starts(gv, gw, starts), tol, max_iter)]
-    from ..empirical import optimal_alpha_data
+    from ..data.solver import optimal_alpha_data
 
     a_u = optimal_alpha_data(vs, bits, grid=MIDRISE).alpha
     runs.append(_lloyd_data(vs, w, a_u * (2.0 * np.arange(k) + 1.0 - k) / k, tol,

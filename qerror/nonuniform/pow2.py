@@ -19,7 +19,7 @@ from scipy import optimize
 
 from .._result import OptimalAlpha
 from .._validation import POW2_MAX_BITS, check_alpha, check_model, scalar_or_array
-from ..distributions import ClampedDistribution
+from ..laws.clamped import ClampedDistribution
 from ._common import _base, _check_bits, _resolve_any
 from ._pow2_engine import _pow2_grid, _pow2_parts, _pow2_round
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import integrate, stats
 
-from ..distributions import clamp
 from ..error import clamping_gain, error_parts, mse
 from ..formats import MIDRISE, MIDTREAD, UNSIGNED, get_format
+from ..laws.clamped import clamp
 from ..montecarlo import simulate_mse
 from ..optimal import optimal_alpha
 from ..quantizer import quantize

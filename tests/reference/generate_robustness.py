@@ -3,7 +3,7 @@ r"""Independent high-precision references for bias, saturated laws, curvature, k
 
 Writes ``robustness_reference.json`` next to this file.  Uses ONLY :mod:`mpmath` and
 the standard library: it does not import ``qerror``, ``numpy`` or ``scipy``, so the
-library (``qerror.symmetry``, ``qerror.saturation``, ``qerror.robustness``) is tested
+library (``qerror.symmetry``, ``qerror.laws.saturated``, ``qerror.robustness``) is tested
 against values computed by unrelated code.
 
 Run: ``python tests/reference/generate_robustness.py`` (a few minutes).

@@ -1,7 +1,7 @@
 """Histogram summaries of data rows and the bounds the data solver prunes with.
 
-Private to :mod:`qerror.empirical`: per row, count, sum and sum of squares of the
-magnitudes per log-spaced bin (exact float edges, :mod:`qerror._empirical_kernels`),
+Private to :mod:`qerror.data.solver`: per row, count, sum and sum of squares of the
+magnitudes per log-spaced bin (exact float edges, :mod:`qerror.data._kernels`),
 and from them lower and upper bounds of the error on intervals of the step.
 """
 
@@ -11,15 +11,15 @@ import math
 
 import numpy as np
 
-from . import _empirical_kernels as _k
-from .formats._base import MagnitudeLevels as _Levels
+from ..formats._base import MagnitudeLevels as _Levels
+from . import _kernels as _k
 
 
 # ============================================================================ summary
 class _Summary:
     """Histograms of the magnitudes of the rows of a (channels, values) array.
 
-    Bins are log-spaced with exact float edges (see :mod:`qerror._empirical_kernels`);
+    Bins are log-spaced with exact float edges (see :mod:`qerror.data._kernels`);
     per row: count, sum and sum of squares per bin as prefix sums, stored flat with a
     stride of ``nb + 1`` per row so that bounds for cells of any rows are computed in
     one vectorised pass.  A per-tensor solve is a single row.

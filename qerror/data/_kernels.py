@@ -1,4 +1,4 @@
-"""Data passes for :mod:`qerror.empirical`: a numba kernel and a numpy fallback.
+"""Data passes for :mod:`qerror.data.solver`: a numba kernel and a numpy fallback.
 
 The empirical solver needs three passes over the data: the largest magnitude, a
 histogram of magnitudes (count, sum and sum of squares per bin, and the same three

@@ -3,7 +3,7 @@ r"""Other tools' clipping rules on data, each with its exact empirical error.
 max-abs (:func:`maxabs_alpha`), ACIQ's moment fits (:func:`fit_alpha`) and OCTAV's
 fixed-point iteration (:func:`octav_alpha`) are the choices other quantization tools
 make; :func:`compare_alphas` puts them beside the certified optimum of
-:func:`qerror.empirical.optimal_alpha_data`.  None of them is an optimum for the data;
+:func:`qerror.data.solver.optimal_alpha_data`.  None of them is an optimum for the data;
 their ``success`` field says so.
 """
 
@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._data import _channels, _check_data, _check_finite, _exact_parts, _scalar_bits
-from ._result import OptimalAlpha
-from .empirical import optimal_alpha_data
-from .formats import get_format
+from .._result import OptimalAlpha
+from ..formats import get_format
+from ._checks import _channels, _check_data, _check_finite, _exact_parts, _scalar_bits
+from .solver import optimal_alpha_data
 
 __all__ = ["maxabs_alpha", "fit_alpha", "octav_alpha", "compare_alphas"]
 
@@ -58,7 +58,7 @@ def maxabs_alpha(x: ArrayLike, bits=None, *, grid=None, axis=None) -> OptimalAlp
 
     Examples
     --------
-    >>> from qerror.routes import maxabs_alpha
+    >>> from qerror.data.routes import maxabs_alpha
     >>> r = maxabs_alpha([-3.0, 0.5, 1.0], 4)
     >>> r.alpha, round(r.mse, 5)
     (3.0, 0.01432)
@@ -110,13 +110,13 @@ def fit_alpha(x: ArrayLike, bits=None, *, law: str = "norm", grid=None,
     Examples
     --------
     >>> import numpy as np
-    >>> from qerror.routes import fit_alpha
+    >>> from qerror.data.routes import fit_alpha
     >>> x = np.random.default_rng(0).laplace(size=10_000)
     >>> r = fit_alpha(x, 4, law="laplace", grid="midrise")
     >>> round(float(r.alpha / np.abs(x).mean()), 2)   # ACIQ's 4-bit Laplace constant
     5.03
     """
-    from .optimal import optimal_alpha
+    from ..optimal import optimal_alpha
 
     fmt = get_format(grid)
     b = _scalar_bits(bits, fmt)
@@ -153,7 +153,7 @@ def octav_alpha(x: ArrayLike, bits=None, *, grid=None, iterations: int = 10,
     Examples
     --------
     >>> import numpy as np
-    >>> from qerror.routes import octav_alpha
+    >>> from qerror.data.routes import octav_alpha
     >>> x = np.random.default_rng(0).standard_t(4, size=10_000)
     >>> round(octav_alpha(x, 4).alpha, 2)
     6.0
@@ -198,7 +198,7 @@ def compare_alphas(x: ArrayLike, bits=None, *, grid=None, axis=None,
     All ``mse`` fields are the exact empirical error of the data.  The dict's repr
     (and ``.summary()``) is one table of the routes; ``.to_dict()`` gives plain dicts.
     """
-    from ._result import AlphaComparison
+    from .._result import AlphaComparison
 
     out = {"optimal": optimal_alpha_data(x, bits, grid=grid, axis=axis,
                                          use_numba=use_numba),

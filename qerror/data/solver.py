@@ -34,7 +34,7 @@ installed (``pip install qerror[fast]``) and numpy otherwise, with bit-identical
 results.
 
 The clipping choices that other tools make (max-abs, ACIQ moment fits, OCTAV) are in
-:mod:`qerror.routes`, for comparison.
+:mod:`qerror.data.routes`, for comparison.
 """
 
 from __future__ import annotations
@@ -44,8 +44,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import _empirical_kernels as _k
-from ._data import (
+from .._result import OptimalAlpha
+from .._validation import check_alpha, check_model
+from ..formats import get_format
+from ..formats._base import MagnitudeLevels as _Levels
+from ..formats._uniform import MAX_DATA_BITS as MAX_EXACT_BITS
+from . import _kernels as _k
+from ._checks import (
     _channels,
     _check_data,
     _check_finite,
@@ -54,7 +59,6 @@ from ._data import (
     _nonfinite_error,
     _scalar_bits,
 )
-from ._result import OptimalAlpha
 from ._summary import (
     _bounds,
     _chunked,
@@ -64,10 +68,6 @@ from ._summary import (
     _sq_dist_sum,
     _Summary,
 )
-from ._validation import check_alpha, check_model
-from .formats import get_format
-from .formats._base import MagnitudeLevels as _Levels
-from .formats._uniform import MAX_DATA_BITS as MAX_EXACT_BITS
 
 __all__ = ["empirical_error_parts", "optimal_alpha_data"]
 
@@ -419,7 +419,7 @@ def optimal_alpha_data(x: ArrayLike, bits, *, model: str = "exact",
     :math:`N` is the number of elements.  :math:`E` is piecewise quadratic in the step
     with many local minima; the answer is certified global by branch and bound on
     histogram bounds followed by exhaustive enumeration of the remaining pieces (see
-    :mod:`qerror.empirical`).  With ``model="aciq"`` the minimiser of the supplement's
+    :mod:`qerror.data.solver`).  With ``model="aciq"`` the minimiser of the supplement's
     Eq. 3-4 with the data as the distribution,
     :math:`\frac1N\sum_j d(x_j, [lo, hi])^2 + \Delta^2/12`, which is convex.
 
@@ -457,7 +457,7 @@ def optimal_alpha_data(x: ArrayLike, bits, *, model: str = "exact",
     Examples
     --------
     >>> import numpy as np
-    >>> from qerror.empirical import optimal_alpha_data
+    >>> from qerror.data.solver import optimal_alpha_data
     >>> x = np.random.default_rng(0).standard_t(4, size=10_000)
     >>> r = optimal_alpha_data(x, 4)
     >>> round(r.alpha, 3), round(r.mse, 5), bool(r.success)
@@ -520,7 +520,7 @@ def empirical_error_parts(x: ArrayLike, alpha: ArrayLike, bits: ArrayLike = None
 
     Examples
     --------
-    >>> from qerror.empirical import empirical_error_parts
+    >>> from qerror.data.solver import empirical_error_parts
     >>> t, r = empirical_error_parts([-3.0, -0.2, 0.1, 0.4, 1.0], 1.0, 2, grid="midtread")
     >>> round(t, 4), round(r, 4)
     (0.8, 0.042)

@@ -1,7 +1,7 @@
 r"""Distributions accepted by qerror: scipy.stats frozen laws and clamped laws.
 
 Any frozen *continuous* scipy.stats distribution is accepted (``stats.norm(scale=2)``,
-``stats.t(4)``, ...).  The families in :data:`qerror._families.FAMILIES` (``norm``,
+``stats.t(4)``, ...).  The families in :data:`qerror.laws._families.FAMILIES` (``norm``,
 ``laplace``, ``uniform``) have closed-form partial moments; every other family is
 integrated numerically.
 
@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._laws import (
+from .._validation import check_positive_scalar
+from ._protocol import (
     _check_clamp_bound,
     _check_scipy_law,
     clamped_law,
     resolve,
 )
-from ._validation import check_positive_scalar
 
 __all__ = ["clamp", "ClampedDistribution"]
 

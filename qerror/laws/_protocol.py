@@ -2,7 +2,7 @@
 
 A distribution is resolved once, at the public face, into a :class:`Law`: a
 standardized family with closed-form or quadrature partial moments
-(:mod:`qerror._families`), a location and scale, the standardized bounds of its
+(:mod:`qerror.laws._families`), a location and scale, the standardized bounds of its
 continuous part, and its atoms.  Frozen continuous scipy.stats laws resolve directly;
 qerror's own laws (clamped, saturated) provide ``_qerror_law_()``.
 """

@@ -22,7 +22,7 @@ The law of :math:`Y` follows by change of variables: on :math:`(-c, c)`,
 
 and it is returned as a frozen :class:`scipy.stats.rv_continuous` law, so every qerror
 function (and scipy's own ``cdf``, ``ppf``, ``rvs``, ``expect``...) accepts it; the
-error engine integrates it numerically (:class:`qerror._families.GenericFamily`).
+error engine integrates it numerically (:class:`qerror.laws._families.GenericFamily`).
 Moments are computed in the :math:`x` variable,
 :math:`\mathbb E[Y^k] = \int s(gx)^k f_W(x)\,dx`.
 
@@ -49,7 +49,7 @@ from typing import Callable
 import numpy as np
 from scipy import integrate, special, stats
 
-from ._validation import check_positive_scalar
+from .._validation import check_positive_scalar
 
 __all__ = ["saturate", "SaturatedDistribution", "SATURATING_FUNCTIONS"]
 
@@ -598,8 +598,8 @@ def saturate(dist, fn="tanh", *, gain=1.0, inverse=None, derivative=None):
     >>> round(qerror.mse(y, 1.0, 4), 8)
     0.00142428
     """
-    from ._laws import _check_scipy_law
-    from .distributions import ClampedDistribution
+    from ._protocol import _check_scipy_law
+    from .clamped import ClampedDistribution
 
     if isinstance(dist, ClampedDistribution):
         raise TypeError("dist must be a frozen scipy.stats continuous law, not a clamped "
