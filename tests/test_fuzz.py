@@ -284,8 +284,20 @@ def _check_value(fname, kind, out, kwargs):
             assert not np.isnan(v), f"ClampedDistribution gave NaN: {out!r}"
 
 
+#: where the fuzzed functions live: the top level, then the second-tier submodules
+_HOMES = ("", "laws", "data", "symmetry", "robustness", "nonuniform")
+
+
+def _function(fname):
+    for home in _HOMES:
+        mod = getattr(qerror, home) if home else qerror
+        if hasattr(mod, fname):
+            return getattr(mod, fname)
+    raise AttributeError(fname)
+
+
 def _call(fname, kwargs):
-    fn = getattr(qerror, fname)
+    fn = _function(fname)
     base = FUNCTIONS[fname][0]
     pos = [kwargs[k] for k in base][:_n_positional(fname)]
     kw = {k: kwargs[k] for k in list(base)[_n_positional(fname):]}
@@ -295,7 +307,7 @@ def _call(fname, kwargs):
 def _n_positional(fname):
     import inspect
 
-    params = inspect.signature(getattr(qerror, fname)).parameters.values()
+    params = inspect.signature(_function(fname)).parameters.values()
     return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
 
 
