@@ -36,7 +36,6 @@ from .._validation import MAX_BITS, check_bits_range
 __all__ = ["Format", "Geometry", "MagnitudeLevels"]
 
 
-@dataclass(frozen=True)
 class Geometry:
     """Cells of a format at given ``alpha`` and ``bits`` (arrays of one shape).
 
@@ -55,13 +54,9 @@ class Geometry:
         The uniform step (the ACIQ model's :math:`\\Delta`), None if not uniform.
     """
 
-    lo: np.ndarray
-    hi: np.ndarray
-    level_lo: np.ndarray
-    level_hi: np.ndarray
-    blocks: tuple
-    cells: tuple
-    step: np.ndarray | None
+    def __init__(self, lo, hi, level_lo, level_hi, blocks=(), cells=(), step=None):
+        self.lo, self.hi, self.level_lo, self.level_hi = lo, hi, level_lo, level_hi
+        self.blocks, self.cells, self.step = tuple(blocks), tuple(cells), step
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ Each grid's levels are :math:`\alpha\,m/D` with integers :math:`m` and
 from __future__ import annotations
 
 import math
+from functools import cached_property
 
 import numpy as np
 
@@ -61,6 +62,42 @@ def _cell(num, step):
     return np.where(np.isnan(r), 0.0, r)
 
 
+class _UniformGeometry(Geometry):
+    """The :class:`Geometry` of a uniform grid: ``hi`` and ``step`` at once, the rest
+    on first use (the ACIQ model of a centred law needs nothing else, and 10^6
+    boundaries in one call should not pay for arrays nobody reads)."""
+
+    def __init__(self, fmt, alpha, two_b, step):
+        self._fmt, self._two_b = fmt, two_b
+        self.hi, self.step = alpha, step
+
+    @cached_property
+    def lo(self):
+        return -self.hi if self._fmt.signed else np.zeros_like(self.hi)
+
+    @cached_property
+    def level_lo(self):
+        return self.lo if self._fmt.range_at_levels else self.lo + 0.5 * self.step
+
+    @cached_property
+    def level_hi(self):
+        return self.hi if self._fmt.range_at_levels else self.hi - 0.5 * self.step
+
+    @cached_property
+    def blocks(self):
+        if self._fmt.range_at_levels:
+            n = 2.0 * self._fmt.afac(self._two_b) - 1.0
+            return ((self.lo + 0.5 * self.step, self.step, n),)
+        return ((self.lo, self.step, self._two_b),)
+
+    @cached_property
+    def cells(self):
+        if self._fmt.range_at_levels:
+            half = 0.5 * self.step
+            return ((self.lo, self.lo + half, self.lo), (self.hi - half, self.hi, self.hi))
+        return ()
+
+
 class UniformGrid(Format):
     """Equally spaced levels ``(k + c0) * step``; ``alpha = afac(bits) * step``.
 
@@ -83,18 +120,7 @@ class UniformGrid(Format):
     def geometry(self, alpha, bits) -> Geometry:
         alpha = np.asarray(alpha, dtype=np.float64)
         two_b = np.exp2(np.asarray(bits, dtype=np.float64))  # exact for whole numbers
-        step = self._step(alpha, two_b)
-        hi = alpha
-        lo = -alpha if self.signed else np.zeros_like(alpha)
-        if self.range_at_levels:
-            half = 0.5 * step
-            n = 2.0 * self.afac(two_b) - 1.0
-            blocks = ((lo + half, step, n),)
-            cells = ((lo, lo + half, lo), (hi - half, hi, hi))
-            return Geometry(lo, hi, lo, hi, blocks, cells, step)
-        n = two_b
-        half = 0.5 * step
-        return Geometry(lo, hi, lo + half, hi - half, ((lo, step, n),), (), step)
+        return _UniformGeometry(self, alpha, two_b, self._step(alpha, two_b))
 
     def magnitude_levels(self, bits: int) -> MagnitudeLevels:
         two_b = 2.0**bits
