@@ -294,7 +294,8 @@ def simulate_mse(dist, alpha: ArrayLike, bits: ArrayLike, *, n: int = 1_000_000,
         for j in range(k):
             if model == "exact":
                 with np.errstate(over="ignore"):
-                    e = x - fmt.quantize(x, np.full(x.shape, a1[j]), np.full(x.shape, b1[j]))
+                    aj, bj = np.full(x.shape, a1[j]), np.full(x.shape, b1[j])
+                    e = x - fmt.quantize(x, aj, bj)
             else:
                 e = x - np.clip(x, lo[j], hi[j])
             with np.errstate(over="ignore"):  # an overflowing square is inf, and reported

@@ -385,7 +385,7 @@ def step_sensitivity(dist, bits, *, model: str = "exact", grid=None,
     >>> r = qerror.robustness.step_sensitivity(stats.norm(), 4)
     >>> round(r.relative_curvature, 3), r.smooth
     (14.513, True)
-    >>> u = qerror.robustness.step_sensitivity(stats.uniform(-1, 2), 4)  # kappa = 6 (2^b - 1)
+    >>> u = qerror.robustness.step_sensitivity(stats.uniform(-1, 2), 4)  # kappa = 6(2^b-1)
     >>> round(u.relative_curvature, 6)
     90.0
     """
@@ -479,7 +479,8 @@ def kurtosis(dist, *, excess: bool = False):
     1.8
     >>> [round(qerror.robustness.kurtosis(d), 12) for d in (stats.laplace(), stats.norm())]
     [6.0, 3.0]
-    >>> round(qerror.robustness.kurtosis(qerror.clamp(stats.norm(), 1.0)), 6)  # below the uniform's
+    >>> clamped = qerror.clamp(stats.norm(), 1.0)
+    >>> round(qerror.robustness.kurtosis(clamped), 6)  # below the uniform's
     1.613168
     """
     if not isinstance(excess, (bool, np.bool_)):
