@@ -160,6 +160,9 @@ def _law_name(dist) -> str:
         return f"clamp({_law_name(dist.base)}, d={dist.d:g})"
     if not is_law(dist):
         return "data"
+    if hasattr(dist, "fn") and hasattr(dist, "gain") and hasattr(dist, "base"):
+        gain = "" if dist.gain == 1.0 else f"{dist.gain:g}·"  # a saturated law
+        return f"{dist.fn}({gain}{_law_name(dist.base)})"
     args = [f"{a:g}" if isinstance(a, (int, float)) else repr(a) for a in dist.args]
     kw = [f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v!r}"
           for k, v in dist.kwds.items()]
