@@ -17,6 +17,10 @@ command line) asks a format for what it needs and never branches on its name:
 ``magnitude_levels(bits)``
     the non-negative levels in units of a step proportional to :math:`\alpha`, for the
     data solver (whose error is piecewise quadratic in that step);
+``signed_levels(bits)``
+    all levels (signed, sorted) in units of a step proportional to :math:`\alpha`,
+    and :math:`\alpha`/step, for the two-sided data solver (formats whose levels are
+    not symmetric about zero);
 ``step(alpha, bits)``
     the uniform step :math:`\Delta` that the ACIQ model's :math:`\Delta^2/12` needs
     (formats that are not uniform have none, and refuse the ACIQ model).
@@ -130,6 +134,11 @@ class Format:
 
     def magnitude_levels(self, bits: int) -> MagnitudeLevels:
         raise NotImplementedError
+
+    def signed_levels(self, bits: int):
+        """``(c, afac)``: every level, sorted, as ``c * step`` with ``alpha = afac *
+        step`` (generic version: the levels at ``alpha = 1``, step 1)."""
+        return self.levels(1.0, bits), 1.0
 
     def step(self, alpha: np.ndarray, bits: np.ndarray) -> np.ndarray:
         """The uniform step :math:`\\Delta` (ACIQ's rounding term is its square / 12)."""
