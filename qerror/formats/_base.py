@@ -116,13 +116,15 @@ class Format:
             if self.fixed_bits is None:
                 raise TypeError(f"bits is required for grid {self.name!r}")
             return np.asarray(self.fixed_bits, dtype=np.int64)
+        if self.fixed_bits is not None:
+            b = check_bits_range(bits, 1, MAX_BITS)
+            if b.size and np.any(b != self.fixed_bits):
+                raise ValueError(f"grid {self.name!r} has {self.fixed_bits} bits; got "
+                                 f"bits={bits!r} (omit bits)")
+            return b
         where = (f" (the {self.name} grid needs bits >= {self.min_bits})"
                  if self.min_bits > 1 else f" on the {self.name} grid")
-        b = check_bits_range(bits, self.min_bits, self.max_bits, where)
-        if self.fixed_bits is not None and b.size and np.any(b != self.fixed_bits):
-            raise ValueError(f"grid {self.name!r} has {self.fixed_bits} bits; got "
-                             f"bits={bits!r} (omit bits)")
-        return b
+        return check_bits_range(bits, self.min_bits, self.max_bits, where)
 
     # ------------------------------------------------------------------ interface
     def geometry(self, alpha: np.ndarray, bits: np.ndarray) -> Geometry:
