@@ -25,6 +25,12 @@ from ._base import Format, Geometry, MagnitudeLevels
 __all__ = ["LevelSet", "POW2"]
 
 
+#: shortest run of equally spaced levels handed to the engines as one block (a block
+#: costs a closed-form sum per family, or per-element quadrature for the generic
+#: family; a few cells are cheaper as vectorised single cells)
+_MIN_BLOCK = 16
+
+
 def _runs(v: np.ndarray):
     """Split the cells of sorted levels `v` (range ``[v[0], v[-1]]``) into uniform
     blocks ``(a0, step, n)`` (levels whose two neighbours are equally far) and the
@@ -46,7 +52,7 @@ def _runs(v: np.ndarray):
         h = gap[i]
         while j + 1 < v.size and regular[j + 1] and gap[j + 1] == h:
             j += 1
-        if j - i + 1 >= 2:  # a block of one cell is just a cell
+        if j - i + 1 >= _MIN_BLOCK:  # short runs are cheaper as single cells
             blocks.append((lo_edge[i], h, float(j - i + 1)))
         else:
             regular[i] = False
