@@ -77,7 +77,7 @@ class FloatFormat(LevelSet):
     --------
     >>> from qerror.formats import FloatFormat
     >>> e2m1 = FloatFormat(2, 1, specials="none")
-    >>> e2m1.levels(6.0)[8:]
+    >>> e2m1.levels(6.0)[7:]
     array([0. , 0.5, 1. , 1.5, 2. , 3. , 4. , 6. ])
     >>> FloatFormat(4, 3, specials="fn").max_value, FloatFormat(5, 2).max_value
     (448.0, 57344.0)

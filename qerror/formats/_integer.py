@@ -231,7 +231,7 @@ def affine_range(lo: float, hi: float, bits: int):
     >>> g.zero_point, round(alpha, 6)
     (64, 2.996078)
     >>> qerror.quantize([-1.0, 0.0, 2.5], alpha, grid=g)
-    array([-1.00392157,  0.        ,  2.50980392])
+    array([-1.00392157,  0.        ,  2.49411765])
     """
     lo, hi = float(lo), float(hi)
     if not (np.isfinite(lo) and np.isfinite(hi)) or not lo < hi:
