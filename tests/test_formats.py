@@ -174,3 +174,30 @@ def test_registry_and_fixed_bits():
         qerror.mse(d, 3.0, grid="int")
     with pytest.raises(ValueError, match="fp8_e4m3.*nf4|nf4.*fp8_e4m3"):
         get_format("fp8")
+
+
+@pytest.mark.parametrize("fmt", [FP8_E4M3, FP8_E5M2, FP6_E2M3, FP6_E3M2, FP4_E2M1, NF4,
+                                 FloatFormat(5, 10), FloatFormat(3, 6, subnormals=False),
+                                 FloatFormat(1, 6, specials="none")],
+                         ids=lambda f: f.name)
+def test_geometry_partitions_the_range(fmt):
+    """Blocks and cells tile [lo, hi] exactly once, each cell's level is the format's
+    level nearest to the cell's midpoint."""
+    geo = fmt.geometry(np.array([3.0]), np.array([fmt.fixed_bits]))
+    pieces = [(a0 + i * h, a0 + (i + 1) * h) for a0, h, n in
+              ((float(a0[0]), float(h[0]), int(n[0])) for a0, h, n in geo.blocks)
+              for i in range(n)]
+    for a, b, c in geo.cells:
+        pieces += list(zip(np.ravel(a), np.ravel(b)))
+    pieces.sort()
+    ends = np.array(pieces)
+    assert ends[0, 0] == pytest.approx(float(geo.lo[0]), abs=1e-15)
+    assert ends[-1, 1] == pytest.approx(float(geo.hi[0]), abs=1e-15)
+    np.testing.assert_allclose(ends[1:, 0], ends[:-1, 1], rtol=1e-14, atol=1e-300)
+    mids = ends.mean(axis=1)
+    lv = fmt.levels(3.0)
+    q = qerror.quantize(mids, 3.0, grid=fmt)
+    assert np.isin(q, lv).all() and len(pieces) == lv.size
+    # E5M10 (fp16 layout): its 2046 levels mostly go as blocks, one per binade
+    if isinstance(fmt, FloatFormat) and fmt.mantissa_bits >= 10:
+        assert len(geo.blocks) >= 58

@@ -55,7 +55,7 @@ def _runs(v: np.ndarray):
         if j - i + 1 >= _MIN_BLOCK:  # short runs are cheaper as single cells
             blocks.append((lo_edge[i], h, float(j - i + 1)))
         else:
-            regular[i] = False
+            regular[i:j + 1] = False
         i = j + 1
     irr = ~regular
     return blocks, (lo_edge[irr], hi_edge[irr], v[irr])
