@@ -160,6 +160,8 @@ def _solve_row(x: np.ndarray, c: np.ndarray):
     total_sq = float(np.dot(x, x))
     margin = _MARGIN * total_sq
     d_hi = max(sd.d_hi() for sd in sides) * (1.0 + 1e-9)
+    if d_hi == 0.0:  # every value sits at level 0 whatever the step: E is constant
+        return 0.0, total_sq, 1, 0, 0
     cpos = np.abs(c[c != 0.0])
     span = float(cpos.max() / cpos.min())  # the format's dynamic range
     d_lo = d_hi / span * 2.0**-12
@@ -237,7 +239,7 @@ def solve_twosided(rows: np.ndarray, bits: int, model: str, fmt):
     C, N = rows.shape
     alpha, mse, tr, rd = (np.zeros(C) for _ in range(4))
     pieces = intervals = rounds = 0
-    zero_rows = 0
+    zero_rows = flat_rows = 0
     for r in range(C):
         x = rows[r].astype(np.float64)
         if not np.any(x):
@@ -255,6 +257,10 @@ def solve_twosided(rows: np.ndarray, bits: int, model: str, fmt):
             continue
         step, sse, k, n_int, n_r = _solve_row(x, c)
         pieces, intervals, rounds = pieces + k, intervals + n_int, max(rounds, n_r)
+        if step == 0.0:  # the format has no level for this row's values' sign
+            mse[r] = tr[r] = sse / N
+            flat_rows += 1
+            continue
         alpha[r] = afac * step
         t, rr = _exact_parts_rows(x[None, :], np.array([alpha[r]]), bits, fmt)
         tr[r], rd[r] = t[0], rr[0]
@@ -270,6 +276,9 @@ def solve_twosided(rows: np.ndarray, bits: int, model: str, fmt):
                f"other step within {_MARGIN:g}*sum(x^2); {pieces} pieces on {intervals} "
                f"interval(s) enumerated exactly")
         method = "twosided-bnb+exhaustive-pieces"
+    if flat_rows:
+        msg += (f"; {flat_rows} row(s) with every value at level 0 for every alpha "
+                "(no level of their sign): alpha = 0 reported")
     if zero_rows:
         msg += (f"; {zero_rows} all-zero row(s): every alpha gives MSE 0, alpha = 0 "
                 "reported")
