@@ -201,3 +201,17 @@ def test_geometry_partitions_the_range(fmt):
     # E5M10 (fp16 layout): its 2046 levels mostly go as blocks, one per binade
     if isinstance(fmt, FloatFormat) and fmt.mantissa_bits >= 10:
         assert len(geo.blocks) >= 58
+
+
+def test_plot_levels_any_format(tmp_path):
+    mpl = pytest.importorskip("matplotlib")
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from qerror.plotting import plot_levels
+
+    for grid, bits, n in (("nf4", None, 16), ("int", 4, 16), ("fp8_e4m3", None, 253)):
+        ax = plot_levels(stats.norm(), 3.0, bits, grid=grid)
+        labels = ax.get_legend_handles_labels()[1]
+        assert any(lab.startswith(f"{n} levels") for lab in labels), labels
+        plt.close(ax.figure)
