@@ -215,3 +215,15 @@ def test_plot_levels_any_format(tmp_path):
         labels = ax.get_legend_handles_labels()[1]
         assert any(lab.startswith(f"{n} levels") for lab in labels), labels
         plt.close(ax.figure)
+
+
+@pytest.mark.parametrize("grid", ["nf4", "fp4_e2m1", "int"])
+def test_cli_table_and_curve_take_every_format(grid, tmp_path, capsys):
+    from qerror.cli import main
+
+    extra = ["--bits", "4"] if grid == "int" else []
+    assert main(["table", "--grid", grid, "--dist", "norm", *extra]) == 0
+    out = capsys.readouterr().out
+    assert "norm" in out and ("alpha_aciq" in out) == (grid == "int")
+    assert main(["curve", "--grid", grid, "-o", str(tmp_path / "c.png"), *extra]) == 0
+    assert (tmp_path / "c.png").exists()
