@@ -261,7 +261,7 @@ def quantizer_moments(dist, alpha: ArrayLike, bits: ArrayLike = None, *, grid=No
     >>> import qerror
     >>> S, m, g = qerror.products.quantizer_moments(stats.norm(), 2.0, 4)
     >>> round(S, 12), round(m, 8), round(g, 8)
-    (1.0, 0.02146276, 0.00946418)
+    (1.0, 0.02146276, 0.03865887)
     """
     fmt = get_format(grid)
     mo = _moments(dist, alpha, bits, fmt, "w", bias=False)
@@ -333,10 +333,10 @@ def product_mse(dist_w, alpha_w: ArrayLike, bits_w: ArrayLike, dist_x,
     >>> from scipy import stats
     >>> import qerror
     >>> round(qerror.product_mse(stats.norm(), 2.5, 4, stats.laplace(), 4.0, 4), 8)
-    0.06908669
+    0.09160447
     >>> e = qerror.product_mse(stats.norm(), 2.5, 4, stats.norm(), [2.0, 2.5, 3.0], 4)
-    >>> [round(v, 6) for v in e]
-    [0.04124, 0.034082, 0.034887]
+    >>> e.round(6).tolist()
+    [0.033706, 0.023922, 0.02421]
     """
     fw, fx = get_format(grid_w), get_format(grid_x)
     n = _check_length(length)
@@ -444,7 +444,7 @@ def optimal_product_alpha(dist_w, bits_w, dist_x, bits_x, *, grid_w=None,
     >>> from qerror.products import optimal_product_alpha
     >>> r = optimal_product_alpha(stats.norm(), 4, stats.laplace(), 4)
     >>> round(r.alpha_w, 4), round(r.alpha_x, 4), round(r.mse, 6), r.success
-    (2.6816, 5.0323, 0.06747, True)
+    (2.6816, 5.2156, 0.073202, True)
     """
     fw, fx = get_format(grid_w), get_format(grid_x)
     rw, rx = _one_optimum(dist_w, bits_w, fw), _one_optimum(dist_x, bits_x, fx)
@@ -506,7 +506,7 @@ def bit_split_table(dist_w, dist_x, total_bits, *, grid_w=None, grid_x=None,
     >>> from qerror.products import bit_split_table
     >>> rows = bit_split_table(stats.norm(), stats.laplace(), 8)
     >>> [(r["bits_w"], r["bits_x"], round(r["sqnr_db"], 2)) for r in rows if r["best"]]
-    [(4, 4, 11.7)]
+    [(4, 4, 14.37)]
     """
     fw, fx = get_format(grid_w), get_format(grid_x)
     totals = [total_bits] if np.ndim(total_bits) == 0 else list(total_bits)
