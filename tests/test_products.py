@@ -214,3 +214,29 @@ def test_bad_input():
         product_mse(np.array([1.0, np.nan]), 2.0, 4, n, 2.0, 4)
     with pytest.raises(ValueError, match="no split"):
         bit_split_table(n, n, 3)
+
+
+# ------------------------------------------------------------------ symbolic
+def test_symbolic_derivations_hold_and_match_the_numbers():
+    pytest.importorskip("sympy")
+    from qerror import symbolic
+
+    for d in (symbolic.product_derivation(), symbolic.dot_product_derivation(),
+              symbolic.dot_product_derivation(4), symbolic.product_optimum_derivation()):
+        assert d.holds, d.title
+    u = stats.uniform(-1.5, 3.0)  # half-width 1.5
+    for bw, bx in ((2, 3), (4, 4), (8, 5)):
+        exact = float(symbolic.uniform_product_mse(bits_w=bw, bits_x=bx, scale_w=1.5,
+                                                   scale_x=1.0))
+        got = product_mse(u, 1.5, bw, stats.uniform(-1, 2), 1.0, bx)
+        assert got == pytest.approx(exact, rel=RTOL)
+    # the symbolic product formula against the numeric moments
+    f = symbolic.product_derivation().result
+    Sw, mw, gw = quantizer_moments(stats.norm(), 2.0, 3)
+    Sx, mx, gx = quantizer_moments(stats.laplace(), 3.0, 4, grid="midtread")
+    val = float(f.subs({"S_W": Sw, "m_W": mw, "g_W": gw, "S_X": Sx, "m_X": mx,
+                        "g_X": gx}))
+    assert val == pytest.approx(product_mse(stats.norm(), 2.0, 3, stats.laplace(), 3.0,
+                                            4, grid_x="midtread"), rel=1e-14)
+    with pytest.raises(ValueError, match="length"):
+        symbolic.dot_product_derivation(9)
