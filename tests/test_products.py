@@ -234,8 +234,9 @@ def test_symbolic_derivations_hold_and_match_the_numbers():
     f = symbolic.product_derivation().result
     Sw, mw, gw = quantizer_moments(stats.norm(), 2.0, 3)
     Sx, mx, gx = quantizer_moments(stats.laplace(), 3.0, 4, grid="midtread")
-    val = float(f.subs({"S_W": Sw, "m_W": mw, "g_W": gw, "S_X": Sx, "m_X": mx,
-                        "g_X": gx}))
+    sym = {s.name: s for s in f.free_symbols}
+    val = float(f.subs({sym["S_W"]: Sw, sym["m_W"]: mw, sym["g_W"]: gw, sym["S_X"]: Sx,
+                        sym["m_X"]: mx, sym["g_X"]: gx}))
     assert val == pytest.approx(product_mse(stats.norm(), 2.0, 3, stats.laplace(), 3.0,
                                             4, grid_x="midtread"), rel=1e-14)
     with pytest.raises(ValueError, match="length"):
