@@ -215,3 +215,74 @@ def test_bad_input():
         qerror.optimal_alpha(W, 3, bits_x=4)
     with pytest.raises(ValueError, match=r"inputs must have shape \(N, 7\)"):
         output_mse(W, 1.0, 3, inputs=X[:, :3])
+
+
+# ------------------------------------------------------------ Table 2A (example)
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+_ROOT = Path(__file__).resolve().parents[1]
+_T2A_CACHE = _ROOT / "examples" / "results" / "digits_table2a.json"
+
+
+def _t2a_module():
+    pytest.importorskip("sklearn")
+    spec = importlib.util.spec_from_file_location(
+        "digits_table2a", _ROOT / "examples" / "digits_table2a.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _check_table2a(res):
+    meta = res["metadata"]
+    assert set(meta["variants"]) == {"baseline", "satnl_symreg", "kure",
+                                     "satnl_symreg_kure"}
+    assert meta["methods"] == ["maxabs", "aciq", "mse", "output"]
+    seeds = [str(s) for s in meta["seeds"]]
+    i_mse, i_out = (meta["layer_fields"].index(k) for k in (
+        "output_mse_at_mse_alpha", "output_mse_at_output_alpha"))
+    for v in meta["variants"]:
+        for s in seeds:
+            fl = res["float"][v][s]
+            assert fl["accuracy"] > 0.9
+            if v.endswith("kure"):  # the regulariser reached its target kurtosis
+                assert all(abs(k - meta["kure_target"]) < 0.1 for k in fl["kurtosis"])
+        for m in meta["methods"]:
+            for k in meta["configs"]:
+                accs = res["accuracy"][v][m][k]
+                assert sorted(accs) == sorted(seeds)
+                assert all(0.0 <= a <= 1.0 for a in accs.values())
+        for k in meta["configs"]:
+            for s in seeds:
+                for layer in res["layers"][v][k][s]:
+                    # certified on the calibration set: never above the MSE choice
+                    # (cache rounded to 6 digits)
+                    assert layer[i_out] <= layer[i_mse] * (1 + 2e-6)
+
+
+def test_table2a_cache():
+    res = json.loads(_T2A_CACHE.read_text(encoding="utf-8"))
+    _check_table2a(res)
+    assert len(res["metadata"]["seeds"]) >= 3 and not res["metadata"]["quick"]
+    assert res["metadata"]["configs"] == ["8/8", "6/6", "5/5", "4/4", "3/3", "4/FP",
+                                          "3/FP", "2/FP"]
+
+
+def test_table2a_quick_run(tmp_path):
+    t2a = _t2a_module()
+    res = t2a.main(["--quick", "--out", str(tmp_path / "q.json")])
+    _check_table2a(res)
+    assert json.loads((tmp_path / "q.json").read_text()) == res
+    # a fresh solve on one layer: the output-aware alpha beats the MSE alpha
+    dn = t2a.dn
+    data = dn.load_data(0)
+    net = dn.train(data, "baseline", epochs=5, seed=0)
+    x = t2a.layer_inputs(net["weights"], net["biases"], data["x_train"][:64])[1]
+    w = net["weights"][1]
+    aw, ax = t2a.choose_alphas("output", w, x, 4, 4)
+    aw_m, _ = t2a.choose_alphas("mse", w, x, 4, 4)
+    kw = {"inputs": x, "bits_x": 4, "alpha_x": ax, "grid_x": t2a.uint_format(4),
+          "grid": "midtread"}
+    assert output_mse(w.T, aw, 4, **kw) <= output_mse(w.T, aw_m, 4, **kw) * (1 + REL)
