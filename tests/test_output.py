@@ -286,3 +286,41 @@ def test_table2a_quick_run(tmp_path):
     kw = {"inputs": x, "bits_x": 4, "alpha_x": ax, "grid_x": t2a.uint_format(4),
           "grid": "midtread"}
     assert output_mse(w.T, aw, 4, **kw) <= output_mse(w.T, aw_m, 4, **kw) * (1 + REL)
+
+
+# ------------------------------------------------------------ real models (cache)
+_REAL_CACHE = _ROOT / "examples" / "results" / "output_real_models.json"
+
+
+def test_real_model_cache():
+    res = json.loads(_REAL_CACHE.read_text(encoding="utf-8"))
+    assert set(res["models"]) == {"silero-vad", "ppocr-det"}
+    for rows in res["models"].values():
+        for row in rows:
+            for b in res["metadata"]["bits"]:
+                r = row[str(b)]
+                assert r["ratio"] <= 1.0 + 1e-12
+                if r["solved"]:
+                    assert r["certified"]
+                    assert r["ratio"] == pytest.approx(
+                        r["output_mse_at_output_alpha"] / r["output_mse_at_mse_alpha"],
+                        rel=1e-12)
+
+
+def test_real_model_fresh_solve(real_model):
+    """silero-vad's conv3 at 4 bits: a fresh solve reproduces the committed cache."""
+    spec = importlib.util.spec_from_file_location(
+        "output_real_models", _ROOT / "examples" / "output_real_models.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    from qerror.io import open_tensors
+
+    with open_tensors(real_model("silero-vad")) as r:
+        w = r.read("conv3.weight")
+    got = mod.layer(w, 4)
+    cached = next(row for row in json.loads(_REAL_CACHE.read_text())["models"][
+        "silero-vad"] if row["name"] == "conv3.weight")["4"]
+    assert got["alpha_output"] == pytest.approx(cached["alpha_output"], rel=1e-12)
+    assert got["ratio"] == pytest.approx(cached["ratio"], rel=1e-12)
+    C = mod.input_cov(w.shape)
+    assert C.shape == (192, 192) and np.allclose(C, C.T)
