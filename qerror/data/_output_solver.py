@@ -25,17 +25,17 @@ Updates.  :math:`A_1` changes by :math:`\delta\,v_{ij}` (:math:`\delta` the chan
 :math:`\ell_{ij}`).  For a diagonal :math:`G` :math:`A_2` changes by
 :math:`G_{jj}\delta(2\ell_{ij} + \delta)`; for a full :math:`G` by
 :math:`2\delta(G\ell_i)_j + \delta^2G_{jj}`, where :math:`(G\ell_i)_j` depends on the
-row's earlier events: it is carried in blocks (a triangular product inside a block, a
-matrix-vector update between blocks), :math:`O(E(n + B))` for :math:`E` events of a
-row of length :math:`n` and blocks of :math:`B` events.
+row's earlier events: it is carried in blocks of :math:`B` events per row, all rows at
+once (a triangular product inside a block, one matrix product :math:`M G` between
+blocks), :math:`O(E\,(B + n^2/B))` for :math:`E` events in rows of length :math:`n`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-#: events per block of the full-matrix update
-_BLOCK = 256
+#: events per row and block of the full-matrix update
+_BLOCK = 64
 #: candidate pieces re-evaluated directly (the piece values cancel to about 1e-11)
 _TOP = 8
 
@@ -80,18 +80,36 @@ def _events(w: np.ndarray, lv: np.ndarray, th: np.ndarray):
     return tuple(cat), level0
 
 
-def _full_da2(cols, delta, G, s0):
-    """A_2 increments of one row's events in their order (full G)."""
-    s = s0.copy()
-    out = np.empty(delta.size)
-    for start in range(0, delta.size, _BLOCK):
-        j = cols[start:start + _BLOCK]
-        d = delta[start:start + _BLOCK]
-        Gb = G[np.ix_(j, j)]
-        before = s[j] + np.tril(Gb, -1) @ d
-        out[start:start + _BLOCK] = 2.0 * d * before + d * d * np.diag(Gb)
-        s += G[:, j] @ d
-    return out
+def _full_da2(er, ec, ed, G, level0, r):
+    """A_2 increments of every event (full G), events sorted by (row, alpha): all rows
+    at once, blocks of _BLOCK events per row (rows padded with zero deltas)."""
+    counts = np.bincount(er, minlength=r)
+    emax = int(counts.max()) if counts.size else 0
+    first = np.cumsum(counts) - counts
+    pos = np.arange(er.size) - first[er]  # position of each event within its row
+    J = np.zeros((r, emax), dtype=np.int64)
+    D = np.zeros((r, emax))
+    J[er, pos], D[er, pos] = ec, ed
+    out = np.zeros((r, emax))
+    diag = np.diagonal(G)
+    n = G.shape[0]
+    # rows per chunk: keep the (rows, B, B) gather near 4e6 values
+    step_r = max(1, int(4e6 // (_BLOCK * _BLOCK)))
+    for r0 in range(0, r, step_r):
+        rs = slice(r0, min(r, r0 + step_r))
+        m = rs.stop - rs.start
+        s = level0[rs] @ G  # (G l_i) for every row of the chunk
+        base = (np.arange(m) * n)[:, None]
+        for st in range(0, emax, _BLOCK):
+            Jb, Db = J[rs, st:st + _BLOCK], D[rs, st:st + _BLOCK]
+            Gb = G[Jb[:, :, None], Jb[:, None, :]]
+            before = np.take_along_axis(s, Jb, axis=1) + np.einsum(
+                "rbc,rc->rb", np.tril(Gb, -1), Db)
+            out[rs, st:st + _BLOCK] = 2.0 * Db * before + Db * Db * diag[Jb]
+            M = np.bincount((base + Jb).ravel(), weights=Db.ravel(),
+                            minlength=m * n).reshape(m, n)
+            s += M @ G
+    return out[er, pos]
 
 
 def solve(w: np.ndarray, G: np.ndarray, v: np.ndarray, K: np.ndarray, fmt, bits: int,
@@ -115,14 +133,11 @@ def solve(w: np.ndarray, G: np.ndarray, v: np.ndarray, K: np.ndarray, fmt, bits:
     d1 = ed * v[er, ec]
     if diag:
         d2 = G[ec] * ed * (2.0 * eo + ed)
-    else:
+    else:  # each row's increments depend on its own earlier events, in alpha order
+        row_order = np.lexsort((ea, er))
         d2 = np.empty(ea.size)
-        row_order = np.argsort(er, kind="stable")  # each row's events, alpha order kept
-        bounds = np.searchsorted(er[row_order], np.arange(r + 1))
-        for i in range(r):
-            idx = row_order[bounds[i]:bounds[i + 1]]
-            if idx.size:
-                d2[idx] = _full_da2(ec[idx], ed[idx], G, G @ level0[i])
+        d2[row_order] = _full_da2(er[row_order], ec[row_order], ed[row_order], G,
+                                  level0, r)
     groups = np.arange(r) if per_row else np.zeros(1, dtype=np.int64)
     gid = er if per_row else np.zeros(ea.size, dtype=np.int64)
     A1_0 = a1 if per_row else np.array([a1.sum()])
