@@ -208,7 +208,11 @@ def _moments(dist, alpha, bits, fmt, name: str, bias: bool):
             e = x - q
             out["m"][i], out["g"][i], out["beta"][i] = e @ e / x.size, q @ e / x.size, \
                 e.mean()
-        S, mu = float(x @ x) / x.size, float(x.mean())
+        with np.errstate(over="ignore"):
+            S, mu = float(x @ x) / x.size, float(x.mean())
+        if not np.isfinite(S):
+            raise ValueError(f"dist_{name}: the squares of the data overflow double "
+                             f"precision (values up to {np.abs(x).max():g}); rescale them")
     else:
         _check_variance(law, f"dist_{name}")
         mu, S = _law_moments(law)
@@ -346,7 +350,11 @@ def product_mse(dist_w, alpha_w: ArrayLike, bits_w: ArrayLike, dist_x,
     if n > 1:
         mean_d = w["mu"] * x["beta"] + x["mu"] * w["beta"] - w["beta"] * x["beta"]
         e = n * e + n * (n - 1.0) * mean_d * mean_d
-    return scalar_or_array(np.asarray(e, dtype=np.float64))
+    e = np.asarray(e, dtype=np.float64)
+    if np.isnan(e).any():  # inf - inf: moments that overflowed
+        raise ValueError("alpha_w or alpha_x is so far from the scale of its factor that "
+                         "the product error overflows double precision")
+    return scalar_or_array(e)
 
 
 # =============================================================== the joint optimum
