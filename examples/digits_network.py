@@ -15,6 +15,12 @@ download), in three variants that mirror the supplement's Fig. 2A,
     :math:`\lambda\sum_\ell [\bar W_\ell^2/\operatorname{var} W_\ell +
     \operatorname{skew}(W_\ell)^2]` (not the paper's exact SymReg),
 
+and two more for the rows of the supplement's Table 2A (:data:`TABLE2A_VARIANTS`,
+used by ``examples/digits_table2a.py``): ``kure``, the kurtosis regulariser of
+Shkolnik et al. (2020), :math:`\lambda_K \frac1L\sum_\ell
+(\operatorname{Kurt} W_\ell - 1.8)^2` added to the loss of the baseline, and
+``satnl_symreg_kure`` (``satnl_symreg`` plus the same term),
+
 then quantizes every layer's weight matrix (biases stay float) at 2-8 bits on the
 signed midtread grid (:func:`qerror.quantize` with ``grid="midtread"``) with five
 choices of the quantizer:
@@ -62,14 +68,21 @@ import numpy as np
 
 import qerror
 
-__all__ = ["METHODS", "VARIANTS", "load_data", "init_params", "train", "forward",
-           "effective_weights", "symreg_penalty", "quantize_weights", "histogram_kl",
-           "softmax_kl", "evaluate", "run", "write_figures", "main"]
+__all__ = ["METHODS", "VARIANTS", "TABLE2A_VARIANTS", "load_data", "init_params",
+           "train", "forward", "effective_weights", "symreg_penalty", "kure_penalty",
+           "quantize_weights", "histogram_kl", "softmax_kl", "evaluate", "run",
+           "write_figures", "main"]
 
 #: quantizer choices, in the order of every table and figure
 METHODS = ("maxabs", "aciq_gauss", "aciq_laplace", "exact", "lloyd_max")
 #: training variants (Fig. 2A: Baseline / SatNL / SatNL+SymReg)
 VARIANTS = ("baseline", "satnl", "satnl_symreg")
+#: the four rows of Table 2A: baseline, ours (SatNL + symmetry), KURE, ours + KURE
+TABLE2A_VARIANTS = ("baseline", "satnl_symreg", "kure", "satnl_symreg_kure")
+#: every variant :func:`train` accepts
+ALL_VARIANTS = VARIANTS + ("kure", "satnl_symreg_kure")
+#: KURE (Shkolnik et al. 2020): target kurtosis and weight of the penalty
+KURE_TARGET, KURE_LAMBDA = 1.8, 1.0
 #: layer widths: 64 inputs (8x8 pixels), two hidden layers of 64, 10 classes
 SIZES = (64, 64, 64, 10)
 #: SatNL bound in units of the He-normal init std of the layer, c = C_FACTOR * init std
@@ -156,7 +169,7 @@ def effective_weights(raw, variant: str):
     -------
     list of ndarray
     """
-    if variant == "baseline":
+    if not variant.startswith("satnl"):
         return [v.copy() for v in raw]
     return [c * np.tanh(v / c) for v, c in zip(raw, satnl_bounds(), strict=True)]
 
@@ -225,6 +238,38 @@ def symreg_penalty(w):
     return float(value), g_mean + g_skew
 
 
+def kure_penalty(w, target: float = KURE_TARGET):
+    r"""KURE's kurtosis penalty of one layer and its gradient (Shkolnik et al. 2020).
+
+    .. math::
+
+        P(W) = \bigl(\operatorname{Kurt} W - K_T\bigr)^2, \qquad
+        \operatorname{Kurt} W = \frac{\operatorname{mean}((W-\bar W)^4)}
+        {\operatorname{var}(W)^2},
+
+    with population moments over all elements and :math:`K_T` = `target` (1.8, the
+    kurtosis of a uniform law, as in the paper).
+
+    Parameters
+    ----------
+    w : ndarray
+    target : float
+
+    Returns
+    -------
+    (float, ndarray)
+        The penalty and its gradient with respect to `w`.
+    """
+    n = w.size
+    d = w - w.mean()
+    v = np.mean(d * d)
+    m3 = np.mean(d**3)
+    m4 = np.mean(d**4)
+    k = m4 / (v * v)
+    dk = (4.0 / n) * ((d**3 - m3) / (v * v) - m4 * d / v**3)
+    return float((k - target) ** 2), 2.0 * (k - target) * dk
+
+
 def train(data, variant: str, *, epochs: int = EPOCHS_FULL, seed: int = 0):
     """Train one variant with full-batch Adam on the softmax cross-entropy.
 
@@ -233,7 +278,7 @@ def train(data, variant: str, *, epochs: int = EPOCHS_FULL, seed: int = 0):
     data : dict
         From :func:`load_data`.
     variant : str
-        One of :data:`VARIANTS`.
+        One of :data:`ALL_VARIANTS`.
     epochs : int
         Full-batch Adam steps.
     seed : int
@@ -246,8 +291,8 @@ def train(data, variant: str, *, epochs: int = EPOCHS_FULL, seed: int = 0):
         ``loss`` (final cross-entropy) and ``penalty`` (final symmetry penalty, 0
         unless ``satnl_symreg``).
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    if variant not in ALL_VARIANTS:
+        raise ValueError(f"variant must be one of {ALL_VARIANTS}, got {variant!r}")
     params = init_params(seed)
     raw = [v for v, _ in params]
     biases = [b for _, b in params]
@@ -278,12 +323,17 @@ def train(data, variant: str, *, epochs: int = EPOCHS_FULL, seed: int = 0):
             if i > 0:
                 gz = (gz @ weights[i].T) * (hs[i] > 0)
         pen = 0.0
-        if variant == "satnl_symreg":
+        if variant.startswith("satnl_symreg"):
             for i in range(nl):
                 p, gp = symreg_penalty(weights[i])
                 pen += p
                 g_w[i] = g_w[i] + SYMREG_LAMBDA * gp
-        if variant != "baseline":  # chain rule through W = c tanh(V/c)
+        if variant.endswith("kure"):  # KURE: lambda/L sum_l (Kurt W_l - 1.8)^2
+            for i in range(nl):
+                p, gp = kure_penalty(weights[i])
+                pen += KURE_LAMBDA * p / nl
+                g_w[i] = g_w[i] + (KURE_LAMBDA / nl) * gp
+        if variant.startswith("satnl"):  # chain rule through W = c tanh(V/c)
             g_w = [g * (1.0 - np.tanh(v / c) ** 2)
                    for g, v, c in zip(g_w, raw, cs, strict=True)]
         grads = g_w + g_b

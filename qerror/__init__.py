@@ -35,13 +35,15 @@ _EXPORTS = {
     "saturate": "laws",
     "bias": "symmetry",
     "simulate_mse": "montecarlo",
+    "product_mse": "products",
+    "output_mse": "data.output",
 }
 
 __all__ = sorted(_EXPORTS)
 
 _LAZY_SUBMODULES = ("formats", "affine", "laws", "data", "io", "symbolic", "plotting", "montecarlo",
                     "proofs", "robustness", "symmetry", "optimal", "error", "quantizer",
-                    "nonuniform")
+                    "nonuniform", "products")
 
 
 def __getattr__(name):

@@ -262,7 +262,8 @@ def _refine(f, a_lo, a_hi, rel):
 
 # --------------------------------------------------------------------------- public
 def optimal_alpha(dist, bits: ArrayLike = None, *, model: str = "exact", grid=None,
-                  axis=None) -> OptimalAlpha:
+                  axis=None, input_cov=None, inputs=None, bits_x=None, alpha_x=None,
+                  grid_x=None) -> OptimalAlpha:
     r"""Clipping boundary :math:`\alpha^*` minimising the quantization error.
 
     .. math::
@@ -284,6 +285,15 @@ def optimal_alpha(dist, bits: ArrayLike = None, *, model: str = "exact", grid=No
         Quantizer format; default ``"midrise"``.
     axis : int, optional
         Data only: the channel axis, one optimum per channel.
+    input_cov, inputs : array_like, optional
+        Output-aware clipping of a weight matrix `dist` (out x in): minimise the
+        layer's output error :math:`\operatorname{tr}(\Delta W C \Delta W^T)/\text{out}`
+        for the input second moment `input_cov` (``(in, in)`` or its diagonal) or
+        the calibration `inputs` (``(N, in)``), certified; ``axis`` is then None or 0
+        (per output channel).  See :func:`qerror.data.output.optimal_alpha_output`.
+    bits_x, alpha_x, grid_x : optional
+        With `inputs`: quantize the activations too (the joint optimum when `alpha_x`
+        is not given).
 
     Returns
     -------
@@ -305,6 +315,20 @@ def optimal_alpha(dist, bits: ArrayLike = None, *, model: str = "exact", grid=No
     (2.681605, True)
     """
     model = check_model(model)
+    # -- output-aware clipping (issue 15): the layer's output error, not the weight MSE
+    if input_cov is not None or inputs is not None:
+        if model != "exact":
+            raise ValueError("input_cov/inputs (output-aware clipping) need "
+                             "model='exact'")
+        from .data.output import optimal_alpha_output
+
+        return optimal_alpha_output(dist, bits, input_cov=input_cov, inputs=inputs,
+                                    grid=grid, axis=axis, bits_x=bits_x,
+                                    alpha_x=alpha_x, grid_x=grid_x)
+    if bits_x is not None or alpha_x is not None or grid_x is not None:
+        raise ValueError("bits_x, alpha_x and grid_x (quantized activations) need the "
+                         "calibration inputs: pass inputs=")
+    # -- end of output-aware clipping
     fmt = get_format(grid)
     law, data = law_or_data(dist)
     if law is None:

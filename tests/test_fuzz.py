@@ -111,6 +111,9 @@ TOL = {"1e-12": 1e-12, "0": 0.0, "-1": -1.0, "nan": NAN, "inf": INF}
 SCALES = {"None": None, "[0.5,1,2]": [0.5, 1.0, 2.0], "[]": [], "[nan]": [NAN],
           "[-1]": [-1.0], "[0]": [0.0], "'a'": "a"}
 H = {"0.05": 0.05, "0": 0.0, "-1": -1.0, "nan": NAN, "10": 10.0}
+COVS = {"ones(4)": np.ones(4), "-ones(4)": -np.ones(4), "[nan]*4": np.full(4, NAN),
+        "ones(3)": np.ones(3), "triu": np.triu(np.ones((4, 4))), "-eye": -np.eye(4),
+        "None": None, "'a'": "a", "complex": np.ones(4) * 1j, "eye": np.eye(4)}
 
 # argument name -> (pool, words any of which the error message must contain)
 ARGS = {
@@ -137,6 +140,18 @@ ARGS = {
     "scales": (SCALES, ("scales",)),
     "alpha_opt": (POSITIVE, ("alpha_opt", "alpha")),
     "h": (H, ("h",)),
+    # products and layer-output error (issue 15)
+    "dist_w": (DISTS, ("dist_w", "dist", "x", "data", "law")),
+    "dist_x": (DISTS, ("dist_x", "dist", "x", "data", "law")),
+    "alpha_w": (POSITIVE, ("alpha_w", "alpha")),
+    "alpha_x": (POSITIVE, ("alpha_x", "alpha")),
+    "bits_w": (BITS, ("bits_w", "bits")),
+    "bits_x": (BITS, ("bits_x", "bits")),
+    "grid_w": (GRID, ("grid_w", "grid")),
+    "grid_x": (GRID, ("grid_x", "grid")),
+    "length": (COUNT, ("length",)),
+    "W": (X, ("W",)),
+    "input_cov": (COVS, ("input_cov",)),
 }
 
 DATA_1D = np.linspace(-2.0, 2.0, 41)
@@ -174,6 +189,10 @@ FUNCTIONS = {
                              alpha_opt=None), "result"),
     "step_sensitivity": (dict(dist=N, bits=3, model="aciq", grid="midrise",
                               alpha_opt=None, h=0.05), "result"),
+    "product_mse": (dict(dist_w=N, alpha_w=1.5, bits_w=3, dist_x=N, alpha_x=2.0, bits_x=3,
+                         grid_w="midrise", grid_x="midrise", length=1), "error"),
+    "output_mse": (dict(W=DATA_1D[:40].reshape(10, 4), alpha=1.5, bits=3,
+                        input_cov=np.ones(4), grid="midrise", axis=None), "error"),
 }
 # names whose hostile values are looked up in a different pool for a function
 POOL_OVERRIDE = {("optimal_alpha_table", "bits"): {**BITS, "[0]": [0], "[2,2.5]": [2, 2.5]}}
@@ -181,7 +200,8 @@ POSITIONAL = {"mse", "truncation_error", "rounding_error", "error_parts", "clamp
               "optimal_alpha", "optimal_alpha_table", "quantize", "clamp",
               "ClampedDistribution", "simulate_mse", "empirical_error_parts",
               "optimal_alpha_data", "bias", "bias_variance", "kurtosis", "lloyd_max",
-              "saturate", "step_robustness", "step_sensitivity"}
+              "saturate", "step_robustness", "step_sensitivity", "product_mse",
+              "output_mse"}
 
 # Open findings in modules outside the engine (reported to the lead, not fixed here):
 # (function, {argument: labels}, what happens).  The fuzz skips a call that perturbs

@@ -42,6 +42,8 @@ from .derivations import (
     rounding_derivation,
 )
 from .output import lambdify, to_latex
+from .products import (dot_product_derivation, product_derivation,  # issue 15
+                       product_optimum_derivation, uniform_product_mse)
 from .slips import errata
 
 __all__ = [
@@ -59,6 +61,8 @@ __all__ = [
     "errata",
     "lambdify",
     "to_latex",
+    "product_derivation", "dot_product_derivation", "product_optimum_derivation",
+    "uniform_product_mse",
 ]
 
 #: The symbols the returned expressions are written in, by role.
