@@ -39,7 +39,7 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-_LAZY_SUBMODULES = ("formats", "laws", "data", "io", "symbolic", "plotting", "montecarlo",
+_LAZY_SUBMODULES = ("formats", "affine", "laws", "data", "io", "symbolic", "plotting", "montecarlo",
                     "proofs", "robustness", "symmetry", "optimal", "error", "quantizer",
                     "nonuniform")
 

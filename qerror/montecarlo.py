@@ -183,7 +183,7 @@ class _Moments:
         return m, float(d.sum())
 
 
-def simulate_mse(dist, alpha: ArrayLike, bits: ArrayLike, *, n: int = 1_000_000,
+def simulate_mse(dist, alpha: ArrayLike, bits: ArrayLike = None, *, n: int = 1_000_000,
                  seed=None, grid=None, model: str = "exact",
                  chunk_size: int = DEFAULT_CHUNK) -> MonteCarloMSE:
     r"""Monte-Carlo estimate of the quantization MSE of `dist`, with standard error.

@@ -62,32 +62,44 @@ def _total(law: Law, alpha, bits: int, model: str, fmt):
 
 
 # ----------------------------------------------------------------------------- ACIQ
+def _range_ratios(bits: int, fmt):
+    """(r_hi, r_lo) with the format's range [-r_lo alpha, r_hi alpha] (1, 1 for the
+    symmetric grids; the full-range int grid reaches below -alpha)."""
+    geo = fmt.geometry(np.array([1.0]), np.array([bits]))
+    return float(geo.hi[0]), -float(geo.lo[0])
+
+
 def _aciq_derivative(law: Law, alpha: float, bits: int, fmt) -> float:
     """dE_aciq/dalpha (in units of the law)."""
     fam, s = law.family, law.scale
     L, U = law.lower, law.upper
-    zh = (alpha - law.loc) / s
+    r_hi, r_lo = _range_ratios(bits, fmt)
+    hi, lo = r_hi * alpha, -r_lo * alpha
+    zh = (hi - law.loc) / s
     d = 0.0
     if zh < U:
         a = max(zh, L)
-        d += -2.0 * s * float(fam.seg1(np.array([a]), np.array([U]), np.array([zh]))[0])
-    if fmt.signed:
-        zl = (-alpha - law.loc) / s
+        d += -2.0 * r_hi * s * float(fam.seg1(np.array([a]), np.array([U]),
+                                              np.array([zh]))[0])
+    if r_lo > 0.0:
+        zl = (lo - law.loc) / s
         if L < zl:
             b = min(zl, U)
-            d += 2.0 * s * float(fam.seg1(np.array([L]), np.array([b]), np.array([zl]))[0])
+            d += 2.0 * r_lo * s * float(fam.seg1(np.array([L]), np.array([b]),
+                                                 np.array([zl]))[0])
     for x, mass in law.atoms:
-        if x > alpha:
-            d += -2.0 * mass * (x - alpha)
-        elif fmt.signed and x < -alpha:
-            d += 2.0 * mass * (x + alpha)  # d/dalpha (x + alpha)^2, negative here
+        if x > hi:
+            d += -2.0 * r_hi * mass * (x - hi)
+        elif r_lo > 0.0 and x < lo:
+            d += 2.0 * r_lo * mass * (x - lo)  # d/dalpha (x - lo)^2, negative here
     return d + 2.0 * _rounding_coef(bits, fmt) * alpha
 
 
 def _solve_aciq(law: Law, bits: int, fmt, rtol: float = 4 * _EPS) -> OptimalAlpha:
     c = _rounding_coef(bits, fmt)
     fam = law.family
-    if isinstance(fam, Laplace) and law.loc == 0.0 and not law.atoms:
+    if (isinstance(fam, Laplace) and law.loc == 0.0 and not law.atoms
+            and _range_ratios(bits, fmt) in ((1.0, 1.0), (1.0, 0.0))):
         k = 2.0 if fmt.signed else 1.0
         alpha = law.scale * float(special.lambertw(k / (2.0 * c)).real)
         method, nfev = "lambertw", 0

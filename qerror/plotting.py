@@ -439,20 +439,23 @@ def plot_clamped(dist, d, bits: int, *, model: str = "aciq", grid=None,
     return ax
 
 
-def plot_levels(dist, alpha: float, bits: int, *, grid=None,
+def plot_levels(dist, alpha: float, bits: int | None = None, *, grid=None,
                 max_lines: int = 64, sigma=None, ax=None):
     r"""A law's density with the quantizer's levels and decision thresholds over it.
 
-    Levels are solid vertical lines, thresholds dotted, the clipped tails
-    (:math:`|x| > \alpha`) shaded, and the atoms of a clamped law drawn as stems
-    labelled with their mass.  Above `max_lines` levels only the range is drawn.
+    Levels are solid vertical lines, thresholds dotted, the values beyond the
+    format's range (clipped: the truncation part) shaded, and the atoms of a clamped
+    law drawn as stems labelled with their mass.  Any format: above `max_lines`
+    levels (FP8 has 253) the levels are a rug of short ticks without thresholds, and
+    above 2^16 levels only the range is drawn.
 
     Parameters
     ----------
     dist : scipy.stats frozen distribution or ClampedDistribution
     alpha : float
         Clipping boundary, raw units.
-    bits : int
+    bits : int, optional
+        Bit-width; may be omitted for a format with a fixed width.
     grid : str or qerror.formats.Format, optional
     max_lines : int
     sigma : float, optional
@@ -499,11 +502,16 @@ def plot_levels(dist, alpha: float, bits: int, *, grid=None,
         ax.vlines(levels / s, 0, 0.12 * top, color="C0", lw=1.5, label=f"{n_levels} levels")
         thr = 0.5 * (levels[1:] + levels[:-1])
         ax.vlines(thr / s, 0, top, color="C0", lw=0.6, ls=":", label="thresholds")
+    elif all_levels is not None and n_levels <= 1 << 16:
+        shown = all_levels[(all_levels >= lo_x) & (all_levels <= hi_x)]
+        ax.vlines(shown / s, 0, 0.06 * top, color="C0", lw=0.6,
+                  label=f"{n_levels} levels ({shown.size} in view)")
     else:
         ax.text(0.02, 0.95, f"{n_levels} levels, step {step / s:.3g}"
                 + ("σ" if is_sigma else ""), transform=ax.transAxes, va="top")
     ax.axvline(float(geo.lo) / s, color="C3", lw=1)
-    ax.axvline(float(geo.hi) / s, color="C3", lw=1, label=r"$\pm\alpha$")
+    ax.axvline(float(geo.hi) / s, color="C3", lw=1,
+               label=r"$\pm\alpha$" if fmt.symmetric else "range ends")
     if isinstance(dist, ClampedDistribution):
         for xa, mass in dist.atoms:
             ax.vlines(xa / s, 0, 0.6 * top, color="C2", lw=2.5)

@@ -123,9 +123,14 @@ def run(args) -> int:
         sigma = 1.0
     fmt = get_format(args.grid)
     default_bits = (range(max(fmt.min_bits, 1), min(fmt.max_bits, 8) + 1)
-                    if args.kind == "bits" else (4,))
+                    if args.kind == "bits" else (fmt.fixed_bits or 4,))
     bits = flatten_bits(args.bits, default_bits)
     models = _models(args.model)
+    if not get_format(args.grid).uniform:  # the ACIQ model needs one step
+        models = tuple(m for m in models if m != "aciq")
+        if not models:
+            raise SystemExit(f"qerror curve: model aciq needs a uniform grid; "
+                             f"{args.grid} has unequal steps (use --model exact)")
 
     try:
         fmt.check_bits(bits)

@@ -209,6 +209,11 @@ def run(args) -> int:
     bits = flatten_bits(args.bits, range(max(fmt.min_bits, 1), min(fmt.max_bits, 8) + 1))
     dists = args.dist or [dist_arg(name) for name in _DEFAULT_DISTS]
     models = list(dict.fromkeys(args.models))
+    if not fmt.uniform:  # no single step: the ACIQ model is undefined (docs/formats.md)
+        models = [m for m in models if m != "aciq"]
+        if not models:
+            raise SystemExit(f"qerror table: model aciq needs a uniform grid; "
+                             f"{fmt.name} has unequal steps (use --models exact)")
     cols = _columns(models)
     out = sys.stdout
     unit_word = {"sigma": "standard deviations (MSE in variances)",

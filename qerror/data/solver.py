@@ -468,8 +468,18 @@ def optimal_alpha_data(x: ArrayLike, bits, *, model: str = "exact",
     b = _scalar_bits(bits, fmt)
     xa = _check_data(x)
     rows = xa.reshape(1, -1) if axis is None else _channels(xa, axis)
-    al, ms, tr, rd, nfev, method, msg, extra = _solve_rows(xa, rows, b, model, fmt,
-                                                            use_numba)
+    if fmt.signed and not fmt.symmetric:  # levels not symmetric about zero
+        from ._twosided import solve_twosided
+
+        _check_finite(xa)
+        if model == "aciq" and not fmt.uniform:
+            raise ValueError(f"model='aciq' needs a uniform grid; grid {fmt.name!r} has "
+                             "unequal steps (use model='exact')")
+        al, ms, tr, rd, nfev, method, msg = solve_twosided(rows, b, model, fmt)
+        extra = {}
+    else:
+        al, ms, tr, rd, nfev, method, msg, extra = _solve_rows(xa, rows, b, model, fmt,
+                                                                use_numba)
     if axis is None:
         conv = float
         success = True

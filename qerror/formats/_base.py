@@ -17,6 +17,10 @@ command line) asks a format for what it needs and never branches on its name:
 ``magnitude_levels(bits)``
     the non-negative levels in units of a step proportional to :math:`\alpha`, for the
     data solver (whose error is piecewise quadratic in that step);
+``signed_levels(bits)``
+    all levels (signed, sorted) in units of a step proportional to :math:`\alpha`,
+    and :math:`\alpha`/step, for the two-sided data solver (formats whose levels are
+    not symmetric about zero);
 ``step(alpha, bits)``
     the uniform step :math:`\Delta` that the ACIQ model's :math:`\Delta^2/12` needs
     (formats that are not uniform have none, and refuse the ACIQ model).
@@ -112,13 +116,15 @@ class Format:
             if self.fixed_bits is None:
                 raise TypeError(f"bits is required for grid {self.name!r}")
             return np.asarray(self.fixed_bits, dtype=np.int64)
+        if self.fixed_bits is not None:
+            b = check_bits_range(bits, 1, MAX_BITS)
+            if b.size and np.any(b != self.fixed_bits):
+                raise ValueError(f"grid {self.name!r} has {self.fixed_bits} bits; got "
+                                 f"bits={bits!r} (omit bits)")
+            return b
         where = (f" (the {self.name} grid needs bits >= {self.min_bits})"
                  if self.min_bits > 1 else f" on the {self.name} grid")
-        b = check_bits_range(bits, self.min_bits, self.max_bits, where)
-        if self.fixed_bits is not None and b.size and np.any(b != self.fixed_bits):
-            raise ValueError(f"grid {self.name!r} has {self.fixed_bits} bits; got "
-                             f"bits={bits!r} (omit bits)")
-        return b
+        return check_bits_range(bits, self.min_bits, self.max_bits, where)
 
     # ------------------------------------------------------------------ interface
     def geometry(self, alpha: np.ndarray, bits: np.ndarray) -> Geometry:
@@ -130,6 +136,11 @@ class Format:
 
     def magnitude_levels(self, bits: int) -> MagnitudeLevels:
         raise NotImplementedError
+
+    def signed_levels(self, bits: int):
+        """``(c, afac)``: every level, sorted, as ``c * step`` with ``alpha = afac *
+        step`` (generic version: the levels at ``alpha = 1``, step 1)."""
+        return self.levels(1.0, bits), 1.0
 
     def step(self, alpha: np.ndarray, bits: np.ndarray) -> np.ndarray:
         """The uniform step :math:`\\Delta` (ACIQ's rounding term is its square / 12)."""
