@@ -35,13 +35,14 @@ _EXPORTS = {
     "saturate": "laws",
     "bias": "symmetry",
     "simulate_mse": "montecarlo",
+    "group_mse": "blocks",
 }
 
 __all__ = sorted(_EXPORTS)
 
 _LAZY_SUBMODULES = ("formats", "affine", "laws", "data", "io", "symbolic", "plotting", "montecarlo",
                     "proofs", "robustness", "symmetry", "optimal", "error", "quantizer",
-                    "nonuniform")
+                    "nonuniform", "blocks")
 
 
 def __getattr__(name):
