@@ -158,7 +158,7 @@ def group_scales(x, group_size, bits=None, *, grid=None, scale="absmax",
     --------
     >>> from qerror.blocks import group_scales
     >>> group_scales([0.1, -3.0, 0.5, 1.0], 2, 3, grid="midtread", scale="pow2")
-    array([2.6666..., 1.3333...])
+    array([3. , 1.5])
     """
     g, fmt, b, rule = _check_common(group_size, bits, grid, scale, law=False)
     ta = None if tensor_amax is None else _check_positive(tensor_amax, "tensor_amax")
@@ -182,7 +182,7 @@ def group_quantize(x, group_size, bits=None, *, grid=None, scale="absmax",
     --------
     >>> from qerror.blocks import group_quantize
     >>> group_quantize([0.1, -3.0, 0.5, 1.0], 2, 3, grid="midtread")
-    array([ 0., -3.,  0.,  1.])
+    array([ 0.        , -3.        ,  0.66666667,  1.        ])
     """
     g, fmt, b, rule = _check_common(group_size, bits, grid, scale, law=False)
     ta = None if tensor_amax is None else _check_positive(tensor_amax, "tensor_amax")
@@ -248,11 +248,11 @@ def group_mse(dist, group_size, bits=None, *, grid=None, scale="absmax",
     >>> import numpy as np
     >>> from scipy import stats
     >>> from qerror.blocks import group_mse
-    >>> round(group_mse(stats.norm(), 32, 4, grid="midtread"), 6)
-    0.015...
+    >>> round(group_mse(stats.norm(), 32, 4, grid="midtread"), 5)   # expected, exact
+    0.00941
     >>> x = np.random.default_rng(0).standard_normal((64, 256))
-    >>> round(group_mse(x, 32, 4, grid="midtread"), 4)
-    0.01...
+    >>> round(group_mse(x, 32, 4, grid="midtread"), 4)                # one sample
+    0.0095
     """
     from .._dispatch import law_or_data
 
