@@ -37,13 +37,14 @@ _EXPORTS = {
     "simulate_mse": "montecarlo",
     "product_mse": "products",
     "output_mse": "data.output",
+    "group_mse": "blocks",
 }
 
 __all__ = sorted(_EXPORTS)
 
 _LAZY_SUBMODULES = ("formats", "affine", "laws", "data", "io", "symbolic", "plotting", "montecarlo",
                     "proofs", "robustness", "symmetry", "optimal", "error", "quantizer",
-                    "nonuniform", "products")
+                    "nonuniform", "products", "blocks")
 
 
 def __getattr__(name):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 
+from . import _blocks
 from ._grid import DEFAULT_GRID, GRID_CHOICES, GRID_HELP, get_format
 from .table import bits_arg, dist_arg, flatten_bits, sigma_of
 
@@ -54,6 +55,7 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", default=None, metavar="FILE",
                    help="image file to write; without it, print the curve as CSV")
     p.add_argument("--dpi", type=int, default=120, help="resolution of raster images")
+    _blocks.add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -138,6 +140,11 @@ def run(args) -> int:
         raise SystemExit(f"qerror curve: {exc}") from None
     if args.num < 2:
         raise SystemExit("qerror curve: --num must be at least 2")
+    if args.group_size:
+        if args.kind != "mse":
+            raise SystemExit("qerror curve: --group-size draws its own plot (MSE vs "
+                             "group size and bits per element); drop --kind")
+        return _blocks.run_curve(args, name, dist, bits, fmt, sigma)
 
     if args.output is None:
         if args.kind != "mse":

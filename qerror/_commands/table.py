@@ -17,6 +17,7 @@ import json
 import math
 import sys
 
+from . import _blocks
 from ._grid import DEFAULT_GRID, GRID_CHOICES, GRID_HELP, get_format
 
 _CLOSED_FORM = ("norm", "laplace", "uniform")
@@ -167,6 +168,7 @@ def register(subparsers) -> None:
                         "the Laplace scale b), or raw")
     p.add_argument("--format", default="text", choices=("text", "csv", "json", "markdown"),
                    help="output format (default text)")
+    _blocks.add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -229,6 +231,10 @@ def run(args) -> int:
         fmt.check_bits(bits)
     except ValueError as exc:
         raise SystemExit(f"qerror table: {exc}") from None
+    if args.group_size:
+        return _blocks.run_table(args, dists, bits, fmt, lambda d: _unit(d, args.units),
+                                 {"sigma": "variances", "scale": "squared scale parameters",
+                                  "raw": "raw units"}[args.units])
 
     if args.format in ("text", "markdown") and args.units != "raw":
         # the unit in every alpha / MSE header: `qerror demo` prints alpha in units of
