@@ -115,6 +115,9 @@ COVS = {"ones(4)": np.ones(4), "-ones(4)": -np.ones(4), "[nan]*4": np.full(4, NA
         "ones(3)": np.ones(3), "triu": np.triu(np.ones((4, 4))), "-eye": -np.eye(4),
         "None": None, "'a'": "a", "complex": np.ones(4) * 1j, "eye": np.eye(4)}
 
+SCALE_RULES = {"'absmax'": "absmax", "'pow2'": "pow2", "'e4m3'": "e4m3",
+               "'optimal'": "optimal", "'nope'": "nope", "None": None, "3": 3}
+
 # argument name -> (pool, words any of which the error message must contain)
 ARGS = {
     "dist": (DISTS, ("dist", "x", "data", "law")),
@@ -152,6 +155,10 @@ ARGS = {
     "length": (COUNT, ("length",)),
     "W": (X, ("W",)),
     "input_cov": (COVS, ("input_cov",)),
+    # block scaling (issue 13)
+    "group_size": (COUNT, ("group_size",)),
+    "scale": (SCALE_RULES, ("scale",)),
+    "tensor_amax": (POSITIVE, ("tensor_amax",)),
 }
 
 DATA_1D = np.linspace(-2.0, 2.0, 41)
@@ -193,6 +200,8 @@ FUNCTIONS = {
                          grid_w="midrise", grid_x="midrise", length=1), "error"),
     "output_mse": (dict(W=DATA_1D[:40].reshape(10, 4), alpha=1.5, bits=3,
                         input_cov=np.ones(4), grid="midrise", axis=None), "error"),
+    "group_mse": (dict(dist=DATA_1D[:40], group_size=8, bits=4, grid="midtread",
+                       scale="absmax", tensor_amax=None), "error"),
 }
 # names whose hostile values are looked up in a different pool for a function
 POOL_OVERRIDE = {("optimal_alpha_table", "bits"): {**BITS, "[0]": [0], "[2,2.5]": [2, 2.5]}}
@@ -201,7 +210,7 @@ POSITIONAL = {"mse", "truncation_error", "rounding_error", "error_parts", "clamp
               "ClampedDistribution", "simulate_mse", "empirical_error_parts",
               "optimal_alpha_data", "bias", "bias_variance", "kurtosis", "lloyd_max",
               "saturate", "step_robustness", "step_sensitivity", "product_mse",
-              "output_mse"}
+              "output_mse", "group_mse"}
 
 # Open findings in modules outside the engine (reported to the lead, not fixed here):
 # (function, {argument: labels}, what happens).  The fuzz skips a call that perturbs
@@ -257,7 +266,7 @@ def _is_slow(fname, kwargs, labels):
     if law not in SLOW_LAWS:
         return False
     if fname in ("optimal_alpha", "lloyd_max", "step_robustness", "step_sensitivity",
-                 "optimal_alpha_table"):
+                 "optimal_alpha_table", "group_mse"):
         return True
     bits = kwargs.get("bits")
     return kwargs.get("model", "exact") == "exact" and isinstance(bits, (int, np.integer)) \
@@ -305,7 +314,7 @@ def _check_value(fname, kind, out, kwargs):
 
 
 #: where the fuzzed functions live: the top level, then the second-tier submodules
-_HOMES = ("", "laws", "data", "symmetry", "robustness", "nonuniform")
+_HOMES = ("", "laws", "data", "symmetry", "robustness", "nonuniform", "blocks")
 
 
 def _function(fname):
