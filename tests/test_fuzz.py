@@ -111,6 +111,8 @@ TOL = {"1e-12": 1e-12, "0": 0.0, "-1": -1.0, "nan": NAN, "inf": INF}
 SCALES = {"None": None, "[0.5,1,2]": [0.5, 1.0, 2.0], "[]": [], "[nan]": [NAN],
           "[-1]": [-1.0], "[0]": [0.0], "'a'": "a"}
 H = {"0.05": 0.05, "0": 0.0, "-1": -1.0, "nan": NAN, "10": 10.0}
+RULE = {"'absmax'": "absmax", "'pow2'": "pow2", "'e4m3'": "e4m3", "'optimal'": "optimal",
+        "'nope'": "nope", "None": None, "3": 3}
 
 # argument name -> (pool, words any of which the error message must contain)
 ARGS = {
@@ -137,6 +139,8 @@ ARGS = {
     "scales": (SCALES, ("scales",)),
     "alpha_opt": (POSITIVE, ("alpha_opt", "alpha")),
     "h": (H, ("h",)),
+    "group_size": (COUNT, ("group_size",)),
+    "scale": (RULE, ("scale",)),
 }
 
 DATA_1D = np.linspace(-2.0, 2.0, 41)
@@ -174,6 +178,8 @@ FUNCTIONS = {
                              alpha_opt=None), "result"),
     "step_sensitivity": (dict(dist=N, bits=3, model="aciq", grid="midrise",
                               alpha_opt=None, h=0.05), "result"),
+    "group_mse": (dict(dist=N, group_size=1, bits=4, grid="midrise", scale="absmax"),
+                  "value"),
 }
 # names whose hostile values are looked up in a different pool for a function
 POOL_OVERRIDE = {("optimal_alpha_table", "bits"): {**BITS, "[0]": [0], "[2,2.5]": [2, 2.5]}}
@@ -181,7 +187,7 @@ POSITIONAL = {"mse", "truncation_error", "rounding_error", "error_parts", "clamp
               "optimal_alpha", "optimal_alpha_table", "quantize", "clamp",
               "ClampedDistribution", "simulate_mse", "empirical_error_parts",
               "optimal_alpha_data", "bias", "bias_variance", "kurtosis", "lloyd_max",
-              "saturate", "step_robustness", "step_sensitivity"}
+              "saturate", "step_robustness", "step_sensitivity", "group_mse"}
 
 # Open findings in modules outside the engine (reported to the lead, not fixed here):
 # (function, {argument: labels}, what happens).  The fuzz skips a call that perturbs
