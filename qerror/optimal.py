@@ -268,8 +268,8 @@ def _refine(f, a_lo, a_hi, rel):
 
 # --------------------------------------------------------------------------- public
 def optimal_alpha(dist, bits: ArrayLike = None, *, model: str = "exact", grid=None,
-                  axis=None, input_cov=None, inputs=None, bits_x=None, alpha_x=None,
-                  grid_x=None) -> OptimalAlpha:
+                  axis=None, group_size=None, input_cov=None, inputs=None, bits_x=None,
+                  alpha_x=None, grid_x=None) -> OptimalAlpha:
     r"""Clipping boundary :math:`\alpha^*` minimising the quantization error.
 
     .. math::
@@ -291,6 +291,10 @@ def optimal_alpha(dist, bits: ArrayLike = None, *, model: str = "exact", grid=No
         Quantizer format; default ``"midrise"``.
     axis : int, optional
         Data only: the channel axis, one optimum per channel.
+    group_size : int, optional
+        Data only: groups of `group_size` consecutive elements along the last axis,
+        one certified optimum per group (``alpha`` of shape
+        ``dist.shape[:-1] + (dist.shape[-1] // group_size,)``).
     input_cov, inputs : array_like, optional
         Output-aware clipping of a weight matrix `dist` (out x in): minimise the
         layer's output error :math:`\operatorname{tr}(\Delta W C \Delta W^T)/\text{out}`
@@ -326,6 +330,9 @@ def optimal_alpha(dist, bits: ArrayLike = None, *, model: str = "exact", grid=No
         if model != "exact":
             raise ValueError("input_cov/inputs (output-aware clipping) need "
                              "model='exact'")
+        if group_size is not None:
+            raise ValueError("group_size does not combine with input_cov/inputs "
+                             "(output-aware clipping is per tensor or per output channel)")
         from .data.output import optimal_alpha_output
 
         return optimal_alpha_output(dist, bits, input_cov=input_cov, inputs=inputs,
@@ -340,9 +347,13 @@ def optimal_alpha(dist, bits: ArrayLike = None, *, model: str = "exact", grid=No
     if law is None:
         from .data import solver
 
-        return solver.optimal_alpha_data(data, bits, model=model, grid=fmt, axis=axis)
-    if axis is not None:
-        raise ValueError("axis applies to data arrays only, not to distributions")
+        # --- per channel / per group (data only; issue 14) ---
+        return solver.optimal_alpha_data(data, bits, model=model, grid=fmt, axis=axis,
+                                         group_size=group_size)
+    if axis is not None or group_size is not None:
+        raise ValueError("axis and group_size apply to data arrays only, not to "
+                         "distributions")
+    # --- end per channel / per group ---
     if model == "aciq" and not fmt.uniform:
         raise ValueError(f"model='aciq' needs a uniform grid; grid {fmt.name!r} has "
                          "unequal steps (use model='exact')")

@@ -50,6 +50,11 @@ def register(subparsers) -> None:
                    help=GRID_HELP)
     p.add_argument("--per-channel", type=int, default=None, metavar="AXIS",
                    help="one alpha per index along AXIS (e.g. 0 for output channels)")
+    p.add_argument("--group-size", type=int, default=None, metavar="G",
+                   help="one alpha per group of G consecutive elements along the last "
+                        "axis (e.g. 32, 64, 128 as in LLM and MX quantization); a "
+                        "tensor whose last axis G does not divide is analysed per "
+                        "tensor, with a note")
     p.add_argument("--tensor", action="append", default=None, metavar="NAME",
                    help="analyze only this tensor (repeatable)")
     p.add_argument("--min-size", type=int, default=1, metavar="N",
@@ -83,7 +88,11 @@ def _sqnr_db(signal: float, noise: float) -> float:
 def _num(v):
     """JSON-safe number: float, or None for inf/NaN; arrays become lists."""
     if isinstance(v, np.ndarray):
-        return [_num(float(e)) for e in v.ravel()]
+        f = v.astype(np.float64).ravel()
+        out = f.tolist()
+        if not np.isfinite(f).all():
+            out = [e if math.isfinite(e) else None for e in out]
+        return out
     v = float(v)
     return v if math.isfinite(v) else None
 
@@ -95,14 +104,17 @@ def _analyze(info, x: np.ndarray, args) -> dict:
     axis = args.per_channel
     if axis is not None and x.ndim == 0:
         axis = None
+    group = args.group_size
+    ungrouped = group is not None and (x.ndim == 0 or x.shape[-1] % group != 0)
+    if ungrouped:  # e.g. a bias of odd length: analysed per tensor, with a note
+        group = None
     rec = {"name": info.name, "shape": list(x.shape), "dtype": info.dtype,
-           "size": int(x.size), "axis": axis}
+           "size": int(x.size), "axis": axis, "group_size": group}
+    kw = {"grid": args.grid, "axis": axis, "group_size": group}
     if args.no_peers:
-        results = {"optimal": qerror.data.optimal_alpha_data(x, args.bits, grid=args.grid,
-                                                        axis=axis)}
+        results = {"optimal": qerror.data.optimal_alpha_data(x, args.bits, **kw)}
     else:  # compare_alphas solves the optimum too: one solve, not two
-        results = qerror.data.routes.compare_alphas(x, args.bits, grid=args.grid,
-                                                  axis=axis)
+        results = qerror.data.routes.compare_alphas(x, args.bits, **kw)
     xf = np.asarray(x, dtype=np.float64).ravel()
     power = float(xf @ xf) / xf.size if xf.size else 0.0
     del xf
@@ -114,13 +126,16 @@ def _analyze(info, x: np.ndarray, args) -> dict:
         alpha = np.asarray(r.alpha, dtype=np.float64)
         routes[route] = {"alpha": alpha if alpha.ndim else float(alpha), "mse": mse,
                          "sqnr_db": _sqnr_db(power, mse), "mse_ratio": ratio}
-        if axis is not None:
+        if axis is not None or group is not None:
             routes[route]["channel_mse"] = np.asarray(r.mse, dtype=np.float64)
     best = routes["optimal"]
     rec.update(power=power, alpha=best["alpha"], mse=best["mse"],
                sqnr_db=best["sqnr_db"], routes=routes, note=None, error=None)
     r = results["optimal"]
-    if np.ndim(r.alpha) == 0 and r.alpha == 0:
+    if ungrouped:
+        rec["note"] = (f"last axis ({x.shape[-1] if x.ndim else 'scalar'}) not a "
+                       f"multiple of --group-size {args.group_size}: per tensor")
+    elif np.ndim(r.alpha) == 0 and r.alpha == 0:
         rec["note"] = str(r.message)
     elif np.ndim(r.alpha) and np.any(np.asarray(r.alpha) == 0):
         rec["note"] = (f"{int(np.sum(np.asarray(r.alpha) == 0))} all-zero channel(s):"
@@ -130,7 +145,8 @@ def _analyze(info, x: np.ndarray, args) -> dict:
 
 def _error_record(info, reason: str) -> dict:
     return {"name": info.name, "shape": None if info.shape is None else list(info.shape),
-            "dtype": info.dtype, "size": info.size, "axis": None, "power": None,
+            "dtype": info.dtype, "size": info.size, "axis": None, "group_size": None,
+            "power": None,
             "alpha": None, "mse": None, "sqnr_db": None, "routes": {}, "note": None,
             "error": reason}
 
@@ -158,6 +174,8 @@ class _Text:
             w(f"{head})  error: {rec['error']}\n\n")
             return
         mode = "per tensor" if rec["axis"] is None else f"per channel, axis {rec['axis']}"
+        if rec.get("group_size") is not None:
+            mode = f"per group of {rec['group_size']}"
         w(f"{head}, {mode})\n")
         w(f"  {'route':<14}{'alpha':>26}  {'MSE':>12}  {'SQNR dB':>8}  {'MSE/opt':>8}\n")
         for route, r in rec["routes"].items():
@@ -239,6 +257,11 @@ def run(args) -> int:
     except ValueError as exc:
         print(f"qerror analyze: {exc}", file=sys.stderr)
         return 2
+    if args.group_size is not None and (args.group_size < 1
+                                        or args.per_channel is not None):
+        print("qerror analyze: --group-size must be a positive integer and cannot be "
+              "combined with --per-channel", file=sys.stderr)
+        return 2
     if not os.path.exists(args.file):
         print(f"qerror analyze: no such file: {args.file}", file=sys.stderr)
         return 2
@@ -260,6 +283,7 @@ def run(args) -> int:
         head = {"qerror": qerror.__version__, "file": args.file,
                 "format": reader.format, "bits": args.bits,
                 "grid": args.grid, "model": "exact", "per_channel": args.per_channel,
+                "group_size": args.group_size,
                 "count": len(todo), "values": total}
         writer = {"text": _Text, "json": _Json, "csv": _Csv}[args.format](
             sys.stdout, head)

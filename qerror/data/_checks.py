@@ -53,6 +53,19 @@ def _channels(xa: np.ndarray, axis) -> np.ndarray:
     return np.moveaxis(xa, ax, 0).reshape(xa.shape[ax], -1)
 
 
+def _groups(xa: np.ndarray, group_size) -> np.ndarray:
+    """(groups, group_size) rows: consecutive elements along the last axis."""
+    if isinstance(group_size, bool) or not isinstance(group_size, (int, np.integer)):
+        raise TypeError(f"group_size must be a positive integer, got {group_size!r}")
+    g = int(group_size)
+    if xa.ndim == 0:
+        raise ValueError("group_size= needs an array with at least one dimension")
+    if g < 1 or xa.shape[-1] % g:
+        raise ValueError(f"group_size must be a positive divisor of the last axis "
+                         f"(length {xa.shape[-1]}), got {g}")
+    return xa.reshape(-1, g)
+
+
 def _scalar_bits(bits, fmt) -> int:
     b = fmt.check_bits(bits)
     if b.ndim != 0:

@@ -23,7 +23,8 @@ import os
 
 import numpy as np
 
-__all__ = ["HAVE_NUMBA", "backend", "absmax", "histogram", "extract", "keys"]
+__all__ = ["HAVE_NUMBA", "backend", "absmax", "histogram", "extract", "keys", "chunks",
+           "threads", "run_spans"]
 
 try:  # pragma: no cover - depends on the environment
     if os.environ.get("QERROR_NO_NUMBA"):
@@ -38,6 +39,9 @@ except ImportError:  # pragma: no cover - depends on the environment
 # float32 values whose float64 key the compiled kernel derives from the float32 bits
 # directly need a normal float32 exponent; below this magnitude the kernel converts
 _F32_NORMAL = float(np.finfo(np.float32).tiny)
+# the histogram pass splits the data into at most this many chunks (one per 2**20
+# values), histogrammed in parallel and added in chunk order
+_MAX_CHUNKS = 8
 
 
 def keys(a: np.ndarray, shift: int) -> np.ndarray:
@@ -47,8 +51,34 @@ def keys(a: np.ndarray, shift: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- numpy
+def chunks(size: int) -> int:
+    """Number of chunks the histogram pass splits `size` values into: a function of
+    the size only (not of the thread count), so that the sums, added chunk by chunk
+    in order, are the same on every machine and in both back ends."""
+    return int(min(_MAX_CHUNKS, max(1, size >> 20)))
+
+
+def _bounds_of(size: int, P: int):
+    return [size * i // P for i in range(P + 1)]
+
+
 def _histogram_numpy(x, shift, base, nbins, signed):
     xf = x.astype(np.float64)
+    P = chunks(xf.size)
+    edges = _bounds_of(xf.size, P)
+    h = np.zeros((nbins, 3))
+    neg = np.zeros(3)
+    bins = np.zeros(xf.size, dtype=np.uint16)
+    for c in range(P):
+        hc, nc, bc = _histogram_chunk(xf[edges[c]:edges[c + 1]], shift, base, nbins,
+                                      signed)
+        h += hc
+        neg += nc
+        bins[edges[c]:edges[c + 1]] = bc
+    return h, neg, bins
+
+
+def _histogram_chunk(xf, shift, base, nbins, signed):
     neg = np.zeros(3)
     if signed:
         a = np.abs(xf)
@@ -163,6 +193,36 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return h, np.zeros(3), bins
 
     @_nb.njit(cache=True, nogil=True)
+    def _extract_count_nb(x, bins, flags, signed, lo, hi):
+        cnt = 0
+        for i in range(lo, hi):
+            if flags[bins[i]] and (signed or x[i] >= 0.0):
+                cnt += 1
+        return cnt
+
+    @_nb.njit(cache=True, nogil=True)
+    def _extract_fill_nb(x, bins, flags, signed, lo, hi, out, j):
+        for i in range(lo, hi):
+            if flags[bins[i]]:
+                v = np.float64(x[i])
+                if signed or v >= 0.0:
+                    out[j] = abs(v)
+                    j += 1
+
+    @_nb.njit(cache=True, nogil=True)
+    def _minmax_nb(x, lo, hi, out, c):
+        top = -np.inf
+        bot = np.inf
+        bad = False
+        for i in range(lo, hi):
+            v = np.float64(x[i])
+            top = max(top, v)
+            bot = min(bot, v)
+            bad |= v != v
+        out[c, 0] = np.nan if bad else top
+        out[c, 1] = np.nan if bad else bot
+
+    @_nb.njit(cache=True, nogil=True)
     def _extract_nb(x, bins, flags, signed, count):
         out = np.empty(count)
         j = 0
@@ -175,6 +235,60 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                     out[j] = abs(v)
                 j += 1
         return out[:min(j, count)]
+
+
+def _histogram_chunked(x, xu, m, base, nbins, signed, is32, P):
+    """The compiled histogram of P chunks (one thread each), added in chunk order as
+    :func:`_histogram_numpy` adds them."""
+    edges = _bounds_of(x.size, P)
+    parts = [None] * P
+
+    def one(a, b):
+        for c in range(a, b):
+            lo, hi = edges[c], edges[c + 1]
+            if signed:
+                fast = _hist_signed32_nb if is32 else _hist_signed64_nb
+                parts[c] = fast(x[lo:hi], xu[lo:hi], m, base, nbins)
+            else:
+                parts[c] = _hist_nb(x[lo:hi], xu[lo:hi], m, base, nbins, signed, is32)
+    run_spans(one, P, x.size, split=1)
+    h = np.zeros((nbins, 3))
+    neg = np.zeros(3)
+    for hc, nc, _ in parts:
+        h += hc
+        neg += nc
+    return h, neg, np.concatenate([p[2] for p in parts])
+
+
+def threads() -> int:
+    """Threads the compiled passes use: numba's thread count (the cores this process
+    may run on, or ``NUMBA_NUM_THREADS``)."""
+    return max(1, int(_nb.config.NUMBA_NUM_THREADS)) if HAVE_NUMBA else 1
+
+
+_POOL = None
+
+
+def run_spans(fn, count: int, cost: int, split: int = 4) -> None:
+    """Call ``fn(lo, hi)`` on contiguous spans covering ``range(count)`` on a pool of
+    :func:`threads` threads (the compiled functions release the GIL), or once when
+    the work (`cost` values) is too small to share.  ``split`` spans per thread let
+    finished threads take over work when spans differ in cost.  Which thread runs a
+    span never changes its result."""
+    global _POOL
+    T = min(threads(), count, max(1, cost >> 15))
+    if T <= 1:
+        fn(0, count)
+        return
+    if _POOL is None or _POOL[0] != T:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = (T, ThreadPoolExecutor(T, thread_name_prefix="qerror"))
+    k = min(count, split * T)
+    bounds = [count * i // k for i in range(k + 1)]
+    spans = zip(bounds[:-1], bounds[1:], strict=True)
+    for f in [_POOL[1].submit(fn, lo, hi) for lo, hi in spans]:
+        f.result()
 
 
 def _native(x: np.ndarray) -> np.ndarray:
@@ -197,7 +311,15 @@ def backend(use_numba: bool | None = None) -> str:
 def absmax(x: np.ndarray, signed: bool) -> float:
     """max |x| (``signed``) or max(max x, 0); NaN if any NaN, inf if any inf."""
     x = _native(x)
-    hi, lo = float(x.max()), float(x.min())
+    P = chunks(x.size)
+    if HAVE_NUMBA and P > 1:
+        out = np.empty((P, 2))
+        edges = _bounds_of(x.size, P)
+        run_spans(lambda a, b: [_minmax_nb(x, edges[c], edges[c + 1], out, c)
+                                for c in range(a, b)], P, x.size, split=1)
+        hi, lo = float(out[:, 0].max()), float(out[:, 1].min())
+    else:
+        hi, lo = float(x.max()), float(x.min())
     if hi != hi or lo != lo:
         return float("nan")
     if np.isinf(hi) or np.isinf(lo):
@@ -236,6 +358,9 @@ def histogram(x, m: int, base: int, nbins: int, signed: bool,
     x = _native(x)
     if _use_compiled(x, use_numba, base, m):
         xu, is32 = _compiled_args(x, m, base)
+        P = chunks(x.size)
+        if P > 1:
+            return _histogram_chunked(x, xu, m, base, nbins, bool(signed), is32, P)
         if signed:
             fast = _hist_signed32_nb if is32 else _hist_signed64_nb
             return fast(x, xu, m, base, nbins)
@@ -251,5 +376,24 @@ def extract(x, bins: np.ndarray, flags: np.ndarray, signed: bool, count: int,
     x = _native(x)
     flags = np.ascontiguousarray(flags, dtype=np.bool_)
     if backend(use_numba) == "numba":
+        P = chunks(x.size)
+        if P > 1:
+            edges = _bounds_of(x.size, P)
+            cnt = np.zeros(P + 1, dtype=np.int64)
+
+            def count(a, b):
+                for c in range(a, b):
+                    cnt[c + 1] = _extract_count_nb(x, bins, flags, bool(signed),
+                                                   edges[c], edges[c + 1])
+            run_spans(count, P, x.size, split=1)
+            offs = np.cumsum(cnt)
+            out = np.empty(int(offs[-1]))
+
+            def fill(a, b):
+                for c in range(a, b):
+                    _extract_fill_nb(x, bins, flags, bool(signed), edges[c],
+                                     edges[c + 1], out, int(offs[c]))
+            run_spans(fill, P, x.size, split=1)
+            return out
         return _extract_nb(x, bins, flags, bool(signed), int(count))
     return _extract_numpy(x, bins, flags, bool(signed))

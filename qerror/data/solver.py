@@ -50,12 +50,14 @@ from ..formats import get_format
 from ..formats._base import MagnitudeLevels as _Levels
 from ..formats._uniform import MAX_DATA_BITS as MAX_EXACT_BITS
 from . import _kernels as _k
+from . import _rows
 from ._checks import (
     _channels,
     _check_data,
     _check_finite,
     _exact_parts,
     _exact_parts_rows,
+    _groups,
     _nonfinite_error,
     _scalar_bits,
 )
@@ -333,12 +335,36 @@ def _solve_aciq(h: _Summary, lv: _Levels, r: int):
 
 
 # ============================================================================ public
+def _zero_note(lv) -> str:
+    if not lv.signed:
+        return ("no value is above zero: every value goes to the lowest level step/2, "
+                "the MSE falls as alpha -> 0; alpha = 0 (the infimum) reported")
+    if lv.c[0] == 0.0:
+        return "the data are all zero: every alpha gives MSE 0; alpha = 0 reported"
+    return ("the data are all zero: the MSE (step/2)^2 falls as alpha -> 0; alpha = 0 "
+            "(the infimum, MSE 0) reported")
+
+
+def _check_model_grid(model: str, fmt) -> None:
+    if model == "aciq" and not fmt.uniform:
+        raise ValueError(f"model='aciq' needs a uniform grid; grid {fmt.name!r} has "
+                         "unequal steps (use model='exact')")
+
+
 def _solve_rows(xa: np.ndarray, rows: np.ndarray, bits: int, model: str, fmt,
                 use_numba):
     """Solve every row; returns per-row arrays and the shared message and method."""
+    backend = _k.backend(use_numba)
+    if rows.shape[0] > 1 and backend == "numba":
+        return _solve_batch(xa, rows, bits, model, fmt)
+    if rows.shape[0] > _NUMPY_BLOCK:  # bound the (rows x bins) tables' memory
+        parts = [_solve_rows(xa, rows[i:i + _NUMPY_BLOCK], bits, model, fmt, use_numba)
+                 for i in range(0, rows.shape[0], _NUMPY_BLOCK)]
+        arrays = [np.concatenate([p[j] for p in parts]) for j in range(4)]
+        first = parts[0]
+        return (*arrays, sum(p[4] for p in parts), first[5], first[6], first[7])
     lv = fmt.magnitude_levels(bits)
     h = _Summary(rows, lv.signed, use_numba, lv.c.size)
-    backend = _k.backend(use_numba)
     if not np.isfinite(h.amax).all():
         raise _nonfinite_error(xa)
     C, N = h.C, h.size
@@ -349,17 +375,7 @@ def _solve_rows(xa: np.ndarray, rows: np.ndarray, bits: int, model: str, fmt,
     zero = ~h.valid
     if zero.any():
         # nothing to quantize usefully: alpha = 0 and every value's error is x^2
-        mse[zero] = tr[zero] = h.total_sq[zero] / N
-        if not lv.signed:
-            notes.append("no value is above zero: every value goes to the lowest level "
-                         "step/2, the MSE falls as alpha -> 0; alpha = 0 (the infimum) "
-                         "reported")
-        elif lv.c[0] == 0.0:
-            notes.append("the data are all zero: every alpha gives MSE 0; alpha = 0 "
-                         "reported")
-        else:
-            notes.append("the data are all zero: the MSE (step/2)^2 falls as alpha -> "
-                         "0; alpha = 0 (the infimum, MSE 0) reported")
+        notes.append(_zero_note(lv))
         for i in np.nonzero(zero)[0]:  # unsigned: negatives count, x^2 each
             xf = rows[i].astype(np.float64)
             mse[i] = tr[i] = float(np.dot(xf, xf)) / N
@@ -367,16 +383,13 @@ def _solve_rows(xa: np.ndarray, rows: np.ndarray, bits: int, model: str, fmt,
     extra = {"backend": backend, "nbins": h.nb}
     nfev, method, msg = 0, "all-zero", ""
     if todo.size and model == "aciq":
-        if not fmt.uniform:
-            raise ValueError(f"model='aciq' needs a uniform grid; grid {fmt.name!r} has "
-                             "unequal steps (use model='exact')")
+        _check_model_grid(model, fmt)
         for r in todo:
             alpha[r], tsse = _solve_aciq(h, lv, int(r))
             tr[r] = (tsse + (h.neg[r, 2] if not lv.signed else 0.0)) / N
             mse[r] = tr[r] + (alpha[r] / lv.afac) ** 2 / 12.0
         nfev, method = int(todo.size), "aciq-root"
-        msg = ("the ACIQ-model error of the data is convex in alpha; its unique "
-               "stationary point was solved exactly on the sorted values around it")
+        msg = _ACIQ_MSG
         rd = np.where(h.valid, mse - tr, 0.0)
     elif todo.size:
         _bits_ok_for_exact(bits, fmt)
@@ -395,17 +408,65 @@ def _solve_rows(xa: np.ndarray, rows: np.ndarray, bits: int, model: str, fmt,
         extra.update(swept=sol.swept, intervals=sol.cells)
     else:
         rd = np.zeros(C)
+    return _with_zero_rows(alpha, mse, tr, rd, nfev, method, msg, extra, zero, notes,
+                           todo.size)
+
+
+_ACIQ_MSG = ("the ACIQ-model error of the data is convex in alpha; its unique "
+             "stationary point was solved exactly on the sorted values around it")
+# rows solved at once by the numpy back end
+_NUMPY_BLOCK = 1024
+
+
+def _with_zero_rows(alpha, mse, tr, rd, nfev, method, msg, extra, zero, notes, ntodo):
     if zero.any():
         rd[zero] = 0.0
         msg = "; ".join(m for m in (msg, *notes) if m)
-        if todo.size:
-            msg += f" ({int(zero.sum())} all-zero row(s))" if C > 1 else ""
+        if ntodo:
+            msg += f" ({int(zero.sum())} all-zero row(s))" if zero.size > 1 else ""
             method = method + "+all-zero"
     return alpha, mse, tr, rd, nfev, method, msg, extra
 
 
+def _solve_batch(xa, rows, bits: int, model: str, fmt):
+    """Many rows at once with the compiled solver of :mod:`qerror.data._rows`."""
+    lv = fmt.magnitude_levels(bits)
+    _check_model_grid(model, fmt)
+    if model == "exact":
+        _bits_ok_for_exact(bits, fmt)
+    alpha, sse, tsse, valid, bad, pieces = _rows.solve_rows(rows, lv, model == "exact",
+                                                            _MARGIN)
+    if bad.any():
+        raise _nonfinite_error(xa)
+    N = rows.shape[1]
+    mse, tr = sse / N, tsse / N
+    zero = ~valid
+    notes = []
+    if zero.any():
+        notes.append(_zero_note(lv))
+        z = rows[zero].astype(np.float64)
+        mse[zero] = tr[zero] = np.einsum("ij,ij->i", z, z) / N
+        alpha[zero] = 0.0
+    if model == "aciq":
+        mse = np.where(valid, tr + (alpha / lv.afac) ** 2 / 12.0, mse)
+        rd = np.where(valid, mse - tr, 0.0)
+        nfev, method, msg = int(valid.sum()), "aciq-root", _ACIQ_MSG
+    else:
+        rd = np.maximum(mse - tr, 0.0)
+        nfev, method = int(pieces.sum()), "sorted-bnb+exhaustive-pieces"
+        msg = (f"global minimum certified per row: Lloyd's iteration bounds the error "
+               f"from above, clipping and small-value bounds bracket the step, branch "
+               f"and bound on the sorted values excludes every other step within "
+               f"{_MARGIN:g}*sum(x^2); {nfev} pieces enumerated exactly")
+    if not valid.any():
+        nfev, method, msg = 0, "all-zero", ""
+    extra = {"backend": "numba", "solver": "rows"}
+    return _with_zero_rows(alpha, mse, tr, rd, nfev, method, msg, extra, zero, notes,
+                           int(valid.sum()))
+
+
 def optimal_alpha_data(x: ArrayLike, bits, *, model: str = "exact",
-                       grid=None, axis=None,
+                       grid=None, axis=None, group_size=None,
                        use_numba: bool | None = None) -> OptimalAlpha:
     r"""The clipping boundary that minimises the quantization error of a data array.
 
@@ -437,22 +498,29 @@ def optimal_alpha_data(x: ArrayLike, bits, *, model: str = "exact",
         Quantizer format; default ``"midrise"`` (the supplement's quantizer).
     axis : int, optional
         Channel axis: one alpha per index along it (per-channel quantization).
+    group_size : int, optional
+        Groups of `group_size` consecutive elements along the last axis, one alpha per
+        group (group-wise quantization, as in LLM weight quantization and the OCP MX
+        formats); ``alpha`` has shape ``x.shape[:-1] + (x.shape[-1] // group_size,)``.
+        Each group's alpha is the certified optimum of that group alone.  Not with
+        `axis`.
     use_numba : bool, optional
         Force (True) or forbid (False) the compiled data passes; by default numba is
-        used when installed.  Both give the same alpha.
+        used when installed.  Both give the optimum; per tensor, the same alpha.
 
     Returns
     -------
     OptimalAlpha
-        ``alpha``, ``mse``, ``truncation``, ``rounding`` (arrays with ``axis``);
-        ``message`` and ``method`` say how the optimum was certified; ``nfev`` counts
-        the pieces of :math:`E` enumerated.  For all-zero data ``alpha`` is 0.
+        ``alpha``, ``mse``, ``truncation``, ``rounding`` (arrays with ``axis`` or
+        ``group_size``); ``message`` and ``method`` say how the optimum was certified;
+        ``nfev`` counts the pieces of :math:`E` enumerated.  For all-zero data
+        ``alpha`` is 0.
 
     Raises
     ------
     ValueError
         Empty data, NaN or inf in the data (with their count and first index), or
-        `bits` / `grid` / `model` out of range.
+        `bits` / `grid` / `model` / `group_size` out of range.
 
     Examples
     --------
@@ -462,12 +530,25 @@ def optimal_alpha_data(x: ArrayLike, bits, *, model: str = "exact",
     >>> r = optimal_alpha_data(x, 4)
     >>> round(r.alpha, 3), round(r.mse, 5), bool(r.success)
     (6.188, 0.08685, True)
+    >>> w = x.reshape(10, 1000)
+    >>> optimal_alpha_data(w, 4, group_size=250).alpha.shape   # 4 groups per row
+    (10, 4)
     """
     fmt = get_format(grid)
     model = check_model(model)
     b = _scalar_bits(bits, fmt)
     xa = _check_data(x)
-    rows = xa.reshape(1, -1) if axis is None else _channels(xa, axis)
+    if group_size is not None:
+        if axis is not None:
+            raise ValueError("give axis or group_size, not both (groups run along the "
+                             "last axis)")
+        rows = _groups(xa, group_size)
+        shape = xa.shape[:-1] + (xa.shape[-1] // int(group_size),)
+    elif axis is not None:
+        rows = _channels(xa, axis)
+        shape = (rows.shape[0],)
+    else:
+        rows, shape = xa.reshape(1, -1), None
     if fmt.signed and not fmt.symmetric:  # levels not symmetric about zero
         from ._twosided import solve_twosided
 
@@ -480,20 +561,25 @@ def optimal_alpha_data(x: ArrayLike, bits, *, model: str = "exact",
     else:
         al, ms, tr, rd, nfev, method, msg, extra = _solve_rows(xa, rows, b, model, fmt,
                                                                 use_numba)
-    if axis is None:
+    if shape is None:
         conv = float
         success = True
+        al, ms, tr, rd = al[0], ms[0], tr[0], rd[0]
     else:
-        conv = np.asarray
-        success = np.ones(rows.shape[0], dtype=bool)
-        msg = f"per channel ({rows.shape[0]} along axis {axis}): {msg}"
-        extra["axis"] = axis
-    return OptimalAlpha(alpha=conv(al[0] if axis is None else al),
-                        mse=conv(ms[0] if axis is None else ms),
-                        truncation=conv(tr[0] if axis is None else tr),
-                        rounding=conv(rd[0] if axis is None else rd),
-                        bits=b, model=model, grid=fmt.name, success=success, message=msg,
-                        nfev=int(nfev), method=method, extra=extra)
+        def conv(v):
+            return np.asarray(v).reshape(shape)
+        success = np.ones(shape, dtype=bool)
+        if group_size is not None:
+            msg = (f"per group ({rows.shape[0]} groups of {int(group_size)} along the "
+                   f"last axis): {msg}")
+            extra["group_size"] = int(group_size)
+        else:
+            msg = f"per channel ({rows.shape[0]} along axis {axis}): {msg}"
+            extra["axis"] = axis
+    return OptimalAlpha(alpha=conv(al), mse=conv(ms), truncation=conv(tr),
+                        rounding=conv(rd), bits=b, model=model, grid=fmt.name,
+                        success=success, message=msg, nfev=int(nfev), method=method,
+                        extra=extra)
 
 
 def empirical_error_parts(x: ArrayLike, alpha: ArrayLike, bits: ArrayLike = None, *,
@@ -537,9 +623,7 @@ def empirical_error_parts(x: ArrayLike, alpha: ArrayLike, bits: ArrayLike = None
     """
     fmt = get_format(grid)
     model = check_model(model)
-    if model == "aciq" and not fmt.uniform:
-        raise ValueError(f"model='aciq' needs a uniform grid; grid {fmt.name!r} has "
-                         "unequal steps (use model='exact')")
+    _check_model_grid(model, fmt)
     xa = _check_data(x)
     xf = xa.ravel().astype(np.float64)
     _check_finite(xa)

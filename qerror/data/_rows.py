@@ -1,0 +1,593 @@
+r"""Compiled batched solver: the certified optimum of many rows (channels, groups).
+
+Private to :mod:`qerror.data.solver`.  One row per thread (``numba.prange``); a row's
+work is independent of every other row's, so a group solved in a batch gives the same
+optimum as the group solved alone.
+
+For each row the magnitudes are sorted (a bucket sort on the float64 key, then
+insertion sort inside the buckets) and prefix sums of :math:`a`, :math:`a^2` give the
+error on any set of levels in :math:`O(K \log n)`.  Then, with :math:`N E(\Delta) =
+A - 2B\Delta + C\Delta^2` on each piece (see :mod:`qerror.data.solver`):
+
+1. an upper bound :math:`U`: Lloyd's iteration :math:`\Delta \leftarrow B/C` from
+   :math:`\alpha = \max|x|` (each step lowers :math:`E`);
+2. a bracket: the clipping error alone, :math:`\sum_{a > c_K\Delta}(a - c_K\Delta)^2`,
+   falls with :math:`\Delta` and exceeds :math:`U` below :math:`\Delta_{lo}`; the error
+   of the values below the lowest level (or rounding to a zero level) rises with
+   :math:`\Delta` and exceeds :math:`U` above :math:`\Delta_{hi}`;
+3. branch and bound on :math:`[\Delta_{lo}, \Delta_{hi}]`: on a cell
+   :math:`[D_1, D_2]` the values whose level cannot change give an exact quadratic,
+   minimised over the cell, and every value a threshold sweeps is at least its
+   distance to the nearest interval :math:`[c_k D_1, c_k D_2]`; cells whose bound
+   exceeds the best error found are discarded, the others split until they hold few
+   level changes, and those are enumerated exactly (every piece's vertex).
+
+The error at the optimum is then summed value by value (no cancellation).  The ACIQ
+model's optimum (convex) is the root of :math:`\kappa\alpha N = \sum_{a>\alpha}
+(a-\alpha)` found on the sorted values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._kernels import HAVE_NUMBA, _nb, run_spans
+
+__all__ = ["HAVE_NUMBA", "solve_rows"]
+
+# a cell with at most this many level changes is enumerated exactly
+_SWEEP = 1024
+# initial cells: one per this many values
+_PER_CELL = 1024
+# Lloyd iterations for the upper bound
+_LLOYD = 8
+# rows up to this length are sorted by numpy first; longer ones are bucketed
+_PRESORT = 256
+
+
+if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
+    _jit = _nb.njit(cache=True, nogil=True)
+
+    # A row is the tuple (a, P1, P2, bst, srt, edges): the magnitudes `a` grouped
+    # into buckets (bucket k is a[bst[k]:bst[k+1]], all its values in
+    # [edges[k], edges[k+1])), the prefix sums of a and a**2, and whether each bucket
+    # is sorted yet.  A bucket is sorted (and its inner prefix sums set) the first
+    # time a search or an index lands in it, so a row is never sorted in full.
+
+    @_jit
+    def _shellsort(a, lo, hi):
+        """Sort a[lo:hi] ascending in place (Ciura's gaps)."""
+        m = hi - lo
+        for gap in (701, 301, 132, 57, 23, 10, 4, 1):
+            if gap >= m:
+                continue
+            for i in range(lo + gap, hi):
+                v = a[i]
+                j = i
+                while j - lo >= gap and a[j - gap] > v:
+                    a[j] = a[j - gap]
+                    j -= gap
+                a[j] = v
+
+    @_jit
+    def _bs(a, lo, hi, t):
+        """lo + the number of values in the sorted a[lo:hi] below t (branch-free)."""
+        m = hi - lo
+        if m <= 0:
+            return lo
+        b = lo
+        while m > 1:
+            half = m >> 1
+            b = b + half if a[b + half] < t else b
+            m -= half
+        return b + (1 if a[b] < t else 0)
+
+    @_jit
+    def _sort_bucket(a, P1, P2, bst, srt, edges, k):
+        lo, hi = bst[k], bst[k + 1]
+        if hi - lo > 1:
+            _shellsort(a, lo, hi)
+            for i in range(lo, hi - 1):
+                P1[i + 1] = P1[i] + a[i]
+                P2[i + 1] = P2[i] + a[i] * a[i]
+        srt[k] = True
+
+    @_jit
+    def _idx(a, P1, P2, bst, srt, edges, t):
+        """Number of magnitudes below `t`."""
+        nb = srt.size
+        k = 0 if nb == 1 else _bs(edges, 1, nb, t) - 1  # edges[k] <= t < edges[k+1]
+        if not srt[k]:
+            _sort_bucket(a, P1, P2, bst, srt, edges, k)
+        return _bs(a, bst[k], bst[k + 1], t)
+
+    @_jit
+    def _at(a, P1, P2, bst, srt, edges, i):
+        """a[i], with its bucket sorted (so that the prefix sums at i, i+1 hold)."""
+        if srt.size > 1:
+            k = _bs(bst, 1, srt.size + 1, i + 1) - 1  # bst[k] <= i < bst[k+1]
+            if not srt[k]:
+                _sort_bucket(a, P1, P2, bst, srt, edges, k)
+        return a[i]
+
+    @_jit
+    def _make_row(x, signed, presorted, nbmax):
+        """The row of `x` scaled by the power of two `f` that brings its largest
+        magnitude into [1, 2) (see the comment above), n, count, sum and sum of
+        squares of -x f over x < 0 (unsigned grid; count -1 if a value is NaN or
+        infinite) and f.  `presorted`: `x` is sorted (|x| on signed grids)."""
+        N = x.size
+        tmp = np.empty(N)
+        n = 0
+        nn = 0.0
+        sn = 0.0
+        qn = 0.0
+        imax = 0
+        # scale by a power of two (exact) so that the largest magnitude is in [1, 2):
+        # sums of squares neither underflow nor overflow
+        big = 0.0
+        for i in range(N):
+            v = abs(np.float64(x[i]))
+            if v > big or not v == v:
+                big = v
+        f = 1.0
+        if big > 0.0 and big < np.inf:
+            f = 2.0 ** -np.floor(np.log2(big))
+            if not big * f < 2.0:
+                f *= 0.5
+        for i in range(N):
+            v = np.float64(x[i]) * f
+            if not v - v == 0.0:
+                n = -1
+                break
+            if signed:
+                v = abs(v)
+            elif v < 0.0:
+                nn += 1.0
+                sn -= v
+                qn += v * v
+                continue
+            else:
+                v = v + 0.0
+            tmp[n] = v
+            if v >= tmp[imax]:
+                imax = n
+            n += 1
+        if n < 0:
+            n = 0
+            nn = -1.0
+        # buckets: about four values each, on the float64 key (exponent and top
+        # mantissa bits), 16 binades below the largest value (bucket 0 also holds
+        # everything smaller)
+        nb = 1
+        if not presorted and n > 64:
+            while nb < n and nb < nbmax:
+                nb *= 2
+        bst = np.empty(nb + 1, dtype=np.int64)
+        srt = np.ones(nb, dtype=np.bool_)
+        eint = np.empty(nb + 1, dtype=np.int64)
+        edges = eint.view(np.float64)
+        if nb == 1:
+            a = tmp[:n]
+            bst[0], bst[1] = 0, n
+            edges[0], edges[1] = 0.0, np.inf
+        else:
+            m = 0
+            while (1 << (m + 4)) < nb:
+                m += 1
+            shift = np.uint64(52 - m)
+            tu = tmp.view(np.uint64)
+            base = np.int64(tu[imax] >> shift) - (nb - 1)
+            keys = np.empty(n, dtype=np.int64)
+            bst[:] = 0
+            for i in range(n):
+                k = max(np.int64(tu[i] >> shift) - base, 0)
+                keys[i] = k
+                bst[k + 1] += 1
+            for k in range(nb):
+                bst[k + 1] += bst[k]
+                srt[k] = bst[k + 1] - bst[k] <= 1
+            fill = bst[:nb].copy()
+            a = np.empty(n)
+            for i in range(n):
+                k = keys[i]
+                a[fill[k]] = tmp[i]
+                fill[k] += 1
+            for k in range(nb + 1):
+                eint[k] = (base + k) << np.int64(52 - m)
+            edges[0] = 0.0
+            edges[nb] = np.inf
+        P1 = np.empty(n + 1)
+        P2 = np.empty(n + 1)
+        P1[0] = 0.0
+        P2[0] = 0.0
+        for i in range(n):
+            P1[i + 1] = P1[i] + a[i]
+            P2[i + 1] = P2[i] + a[i] * a[i]
+        return a, P1, P2, bst, srt, edges, n, nn, sn, qn, f
+
+    @_jit
+    def _sqd(P1, P2, i, j, p):
+        """Sum over values i..j-1 of (a - p)**2, from the prefix sums."""
+        if j <= i:
+            return 0.0
+        v = (P2[j] - P2[i]) - 2.0 * p * (P1[j] - P1[i]) + p * p * (j - i)
+        return v if v > 0.0 else 0.0
+
+    @_jit
+    def _cell(a, P1, P2, bst, srt, edges, c, th, d1, d2):
+        """On the cell of steps [d1, d2]: (A, B, C) of the values whose level is the
+        same for every step of the cell, the lower bound of the others' error (their
+        distance to the nearest reachable level) and the number of level changes.
+        With d1 == d2: the exact (A, B, C) at that step."""
+        n = P1.size - 1
+        K = th.size
+        A = 0.0
+        B = 0.0
+        C = 0.0
+        gap = 0.0
+        nev = 0
+        s = 0
+        for k in range(K + 1):
+            e = _idx(a, P1, P2, bst, srt, edges, th[k] * d1) if k < K else n
+            if e > s:
+                A += P2[e] - P2[s]
+                B += c[k] * (P1[e] - P1[s])
+                C += c[k] * c[k] * (e - s)
+            if k < K:
+                s_next = _idx(a, P1, P2, bst, srt, edges, th[k] * d2) if d2 > d1 else e
+                if s_next > e:
+                    nev += s_next - e
+                    p = c[k] * d2
+                    q = c[k + 1] * d1
+                    if q > p:
+                        mid = 0.5 * (p + q)
+                        j1 = min(max(_idx(a, P1, P2, bst, srt, edges, p), e), s_next)
+                        j2 = min(max(_idx(a, P1, P2, bst, srt, edges, mid), j1), s_next)
+                        j3 = min(max(_idx(a, P1, P2, bst, srt, edges, q), j2), s_next)
+                        gap += _sqd(P1, P2, j1, j2, p) + _sqd(P1, P2, j2, j3, q)
+                s = s_next
+        return A, B, C, gap, nev
+
+    @_jit
+    def _vertex(A, B, C, lo, hi):
+        if C > 0.0:
+            v = min(max(B / C, lo), hi)
+        else:
+            v = lo
+        return v, A - 2.0 * B * v + C * v * v
+
+    @_jit
+    def _shellsort3(d, b, cc, m):
+        """Sort d[:m] ascending, carrying b and cc along (Ciura's gaps)."""
+        for gap in (701, 301, 132, 57, 23, 10, 4, 1):
+            if gap >= m:
+                continue
+            for i in range(gap, m):
+                v, vb, vc = d[i], b[i], cc[i]
+                j = i
+                while j >= gap and d[j - gap] > v:
+                    d[j] = d[j - gap]
+                    b[j] = b[j - gap]
+                    cc[j] = cc[j - gap]
+                    j -= gap
+                d[j] = v
+                b[j] = vb
+                cc[j] = vc
+
+    @_jit
+    def _sweep(a, P1, P2, bst, srt, edges, c, th, d1, d2, A0, Bn, Cn, nev, best,
+               bestd):
+        """Every piece of E on [d1, d2], exactly; returns the better of (best, bestd)
+        and the cell's best piece."""
+        K = th.size
+        _, B, C, _, _ = _cell(a, P1, P2, bst, srt, edges, c, th, d1, d1)
+        B += Bn
+        C += Cn
+        pos = np.empty(K, dtype=np.int64)
+        end = np.empty(K, dtype=np.int64)
+        for k in range(K):
+            pos[k] = _idx(a, P1, P2, bst, srt, edges, th[k] * d1)
+            end[k] = _idx(a, P1, P2, bst, srt, edges, th[k] * d2)
+        lo = d1
+        if K <= 16:
+            # K sorted runs of level changes a_i / theta_k: merge them
+            nb = srt.size
+            if nb > 1:
+                for k in range(K):
+                    if end[k] > pos[k]:
+                        b0 = _bs(bst, 1, nb + 1, pos[k] + 1) - 1
+                        b1 = _bs(bst, 1, nb + 1, end[k]) - 1
+                        for b in range(b0, b1 + 1):
+                            if not srt[b]:
+                                _sort_bucket(a, P1, P2, bst, srt, edges, b)
+            head = np.empty(K)
+            db = np.empty(K)
+            dq = np.empty(K)
+            for k in range(K):
+                head[k] = a[pos[k]] / th[k] if pos[k] < end[k] else np.inf
+                db[k] = c[k] - c[k + 1]
+                dq[k] = c[k] * c[k] - c[k + 1] * c[k + 1]
+            left = 0
+            for k in range(K):
+                left += end[k] - pos[k]
+            for _ in range(left + 1):
+                kb = 0
+                vb = head[0]
+                for k in range(1, K):  # branch-free selection of the next change
+                    h = head[k]
+                    kb = k if h < vb else kb
+                    vb = h if h < vb else vb
+                hi = min(max(vb, lo), d2)
+                # the piece's least value: at its vertex B/C if inside, else an end;
+                # divide only when it may improve on the best
+                if C > 0.0 and B >= C * lo and B <= C * hi:
+                    if A0 * C - B * B < best * C:
+                        v = B / C
+                        best = A0 - B * v
+                        bestd = v
+                else:
+                    e = lo if (C <= 0.0 or B < C * lo) else hi
+                    val = A0 - 2.0 * B * e + C * e * e
+                    if val < best:
+                        best = val
+                        bestd = e
+                if vb == np.inf:
+                    break
+                B += db[kb] * a[pos[kb]]
+                C += dq[kb]
+                pos[kb] += 1
+                head[kb] = a[pos[kb]] / th[kb] if pos[kb] < end[kb] else np.inf
+                lo = hi
+            return best, bestd
+        ed = np.empty(nev)
+        eb = np.empty(nev)
+        ec = np.empty(nev)
+        m = 0
+        for k in range(K):
+            dc = c[k] - c[k + 1]
+            dq = c[k] * c[k] - c[k + 1] * c[k + 1]
+            for i in range(pos[k], end[k]):
+                ed[m] = min(max(a[i] / th[k], d1), d2)
+                eb[m] = dc * a[i]
+                ec[m] = dq
+                m += 1
+        _shellsort3(ed, eb, ec, m)
+        for j in range(m + 1):
+            hi = ed[j] if j < m else d2
+            v, val = _vertex(A0, B, C, lo, hi)
+            if val < best:
+                best = val
+                bestd = v
+            if j < m:
+                B += eb[j]
+                C += ec[j]
+                lo = hi
+        return best, bestd
+
+    @_jit
+    def _bracket(a, P1, P2, bst, srt, edges, c, th, A0, Bn, Cn, nn, sn, qn, margin):
+        """Lloyd's upper bound (best error, its step) and the bracket of steps
+        outside which the error provably exceeds it."""
+        n = P1.size - 1
+        K = th.size
+        c0 = c[0]
+        cK = c[K]
+        amax = _at(a, P1, P2, bst, srt, edges, n - 1)
+        # 1. Lloyd's iteration from alpha = max|x|
+        best = np.inf
+        bestd = amax / cK
+        d = bestd
+        for _ in range(_LLOYD):
+            _, B, C, _, _ = _cell(a, P1, P2, bst, srt, edges, c, th, d, d)
+            B += Bn
+            C += Cn
+            val = A0 - 2.0 * B * d + C * d * d
+            if val < best:
+                best = val
+                bestd = d
+            if C <= 0.0:
+                break
+            dn = B / C
+            if abs(dn - d) <= 1e-15 * d:
+                break
+            d = dn
+        U = best + margin
+        # 2a. lower end: the clipping error alone, sum_{a > cK D} (a - cK D)^2 > U
+        dlo = amax * 2.0**-60
+        if _sqd(P1, P2, 1, n, _at(a, P1, P2, bst, srt, edges, 0)) > U:
+            lo, hi = 0, n - 1  # T(a_lo / cK) > U >= T(a_hi / cK)
+            while hi - lo > 1:
+                mid = (lo + hi) >> 1
+                if _sqd(P1, P2, mid + 1, n, _at(a, P1, P2, bst, srt, edges, mid)) > U:
+                    lo = mid
+                else:
+                    hi = mid
+            a_lo = _at(a, P1, P2, bst, srt, edges, lo)
+            a_hi = _at(a, P1, P2, bst, srt, edges, lo + 1)
+            cnt = n - lo - 1
+            S = P1[n] - P1[lo + 1]
+            Q = P2[n] - P2[lo + 1]
+            xr = (S - np.sqrt(max(S * S - cnt * (Q - U), 0.0))) / cnt
+            dlo = max(a_lo, min(xr, a_hi)) / cK * (1.0 - 1e-9)
+        # 2b. upper end: the values below the lowest level (c0 > 0) or rounding to a
+        # zero level (c0 = 0), and the negatives of the unsigned grid, exceed U
+        if c0 == 0.0:
+            t0 = th[0]
+            dhi = amax / t0
+            if P2[n] + qn > U:
+                lo, hi = -1, n - 1  # P2[lo + 1] + qn <= U < P2[hi + 1] + qn
+                while hi - lo > 1:
+                    mid = (lo + hi) >> 1
+                    _at(a, P1, P2, bst, srt, edges, mid)
+                    if P2[mid + 1] + qn > U:
+                        hi = mid
+                    else:
+                        lo = mid
+                dhi = _at(a, P1, P2, bst, srt, edges, hi) / t0 * (1.0 + 1e-9)
+        else:
+            # L(x = c0 D) = sum_{a < x} (x - a)^2 + qn + 2 x sn + x^2 nn, increasing
+            a0 = _at(a, P1, P2, bst, srt, edges, 0)
+            lo, hi = 0, n  # L(a_lo) <= U < L(a_hi)
+            if qn + 2.0 * a0 * sn + a0 * a0 * nn > U:
+                hi = 0
+            else:
+                while hi - lo > 1:
+                    mid = (lo + hi) >> 1
+                    x = _at(a, P1, P2, bst, srt, edges, mid)
+                    L = _sqd(P1, P2, 0, mid, x) + qn + 2.0 * x * sn + x * x * nn
+                    if L > U:
+                        hi = mid
+                    else:
+                        lo = mid
+            # below a[hi] the values a[:hi] are below x: solve L(x) = U there
+            cnt = hi + nn
+            S = P1[hi] - sn
+            Q = P2[hi] + qn
+            xr = (S + np.sqrt(max(S * S - cnt * (Q - U), 0.0))) / cnt
+            if hi < n:
+                xr = min(xr, _at(a, P1, P2, bst, srt, edges, hi))
+            dhi = xr / c0 * (1.0 + 1e-9)
+        return best, bestd, min(dlo, bestd), max(dhi, bestd)
+
+    @_jit
+    def _exact_row(a, P1, P2, bst, srt, edges, c, th, A0, Bn, Cn, nn, sn, qn, margin):
+        """The step minimising N*E for one row (see the module docstring) and the
+        number of pieces enumerated."""
+        best, bestd, dlo, dhi = _bracket(a, P1, P2, bst, srt, edges, c, th, A0, Bn, Cn,
+                                         nn, sn, qn, margin)
+        pieces = 0
+        # 3. branch and bound on [dlo, dhi]
+        n = P1.size - 1
+        ncell = min(max(n // _PER_CELL, 1), 64)
+        ratio = dhi / dlo
+        cap = 2 * ncell + 128
+        s1 = np.empty(cap)
+        s2 = np.empty(cap)
+        top = 0
+        for i in range(ncell, 0, -1):  # geometric cells, the lowest on top
+            s1[top] = dlo * ratio ** ((i - 1) / ncell)
+            s2[top] = dhi if i == ncell else dlo * ratio ** (i / ncell)
+            top += 1
+        while top > 0:
+            top -= 1
+            d1 = s1[top]
+            d2 = s2[top]
+            A, B, C, gap, nev = _cell(a, P1, P2, bst, srt, edges, c, th, d1, d2)
+            v, lb = _vertex(A + qn, B + Bn, C + Cn, d1, d2)
+            if lb + gap > best + margin:
+                continue
+            if nev <= _SWEEP or d2 <= d1 * (1.0 + 1e-12):
+                best, bestd = _sweep(a, P1, P2, bst, srt, edges, c, th, d1, d2, A0, Bn,
+                                     Cn, nev, best, bestd)
+                pieces += nev + 1
+                continue
+            if top + 2 > cap:
+                cap *= 2
+                n1 = np.empty(cap)
+                n2 = np.empty(cap)
+                n1[:top] = s1[:top]
+                n2[:top] = s2[:top]
+                s1, s2 = n1, n2
+            dm = np.sqrt(d1) * np.sqrt(d2)
+            s1[top], s2[top] = dm, d2
+            s1[top + 1], s2[top + 1] = d1, dm
+            top += 2
+        return bestd, pieces
+
+    @_jit
+    def _aciq_row(a, P1, P2, bst, srt, edges, kappa, N):
+        """Root of kappa alpha N = sum_{a > alpha} (a - alpha)."""
+        n = P1.size - 1
+        # g(a_i) = kappa N a_i - (sum_{j > i} a_j - a_i (n - 1 - i)), increasing in i
+        lo, hi = -1, n - 1  # g(a_lo) < 0 <= g(a_hi)
+        while hi - lo > 1:
+            mid = (lo + hi) >> 1
+            am = _at(a, P1, P2, bst, srt, edges, mid)
+            g = kappa * N * am - ((P1[n] - P1[mid + 1]) - am * (n - 1 - mid))
+            if g >= 0.0:
+                hi = mid
+            else:
+                lo = mid
+        _at(a, P1, P2, bst, srt, edges, hi)
+        # alpha in [a_lo, a_hi]: the values a_hi.. are above it
+        return (P1[n] - P1[hi]) / (kappa * N + (n - hi))
+
+    @_jit
+    def _solve_span_nb(X, r0, r1, signed, presorted, c, th, afac, exact, margin_rel,
+                       alpha, sse, tsse, valid, bad, npieces):
+        N = X.shape[1]
+        K = th.size
+        kappa = 1.0 / (12.0 * afac * afac)
+        c0 = c[0]
+        for r in range(r0, r1):
+            a, P1, P2, bst, srt, edges, n, nn, sn, qn, f = _make_row(X[r], signed,
+                                                                     presorted, 1 << 14)
+            if nn < 0.0:
+                bad[r] = True
+                continue
+            if n == 0 or not _at(a, P1, P2, bst, srt, edges, n - 1) > 0.0:
+                continue
+            valid[r] = True
+            if exact:
+                A0 = P2[n] + qn
+                d, npieces[r] = _exact_row(a, P1, P2, bst, srt, edges, c, th, A0,
+                                           -c0 * sn, c0 * c0 * nn, nn, sn, qn,
+                                           margin_rel * A0)
+                al = afac * d
+                top = c[K] * d
+                # the error at the optimum, value by value: every bucket that holds a
+                # threshold is sorted, the others lie at one level
+                for k in range(K):
+                    _idx(a, P1, P2, bst, srt, edges, th[k] * d)
+                neg = qn + 2.0 * c0 * d * sn + c0 * c0 * d * d * nn
+                s = neg
+                t = neg
+                k = 0
+                for i in range(n):
+                    v = a[i]
+                    while k < K and v >= th[k] * d:
+                        k += 1
+                    e = v - c[k] * d
+                    s += e * e
+                    if v > al:
+                        t += (v - top) * (v - top)
+            else:
+                al = _aciq_row(a, P1, P2, bst, srt, edges, kappa, np.float64(N))
+                t = qn
+                for i in range(n):
+                    if a[i] > al:
+                        t += (a[i] - al) * (a[i] - al)
+                s = t
+            alpha[r] = al / f
+            sse[r] = s / f / f
+            tsse[r] = t / f / f
+
+
+def solve_rows(rows: np.ndarray, lv, exact: bool, margin_rel: float):
+    """Per row of the (rows, values) array: alpha, N*E (exact model; the ACIQ model:
+    N times its truncation part), N times the truncation part, whether the row has
+    anything to quantize (``False``: all zero, or no value above zero on the unsigned
+    grid), whether it holds a NaN or inf, and the number of pieces of E enumerated.
+    Needs numba; the rows are split into one span per thread (``_kernels.run_spans``)."""
+    X = rows
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    X = np.ascontiguousarray(X)
+    if not X.flags.writeable:  # one compiled signature for read-only (mapped) data
+        X = X.copy()
+    presorted = X.shape[1] <= _PRESORT
+    if presorted:  # numpy's vectorised sort is fastest on short rows
+        X = np.sort(np.abs(X) if lv.signed else X, axis=1)
+    c = np.ascontiguousarray(lv.c, dtype=np.float64)
+    th = np.ascontiguousarray(lv.theta, dtype=np.float64)
+    R = X.shape[0]
+    out = (np.zeros(R), np.zeros(R), np.zeros(R), np.zeros(R, dtype=bool),
+           np.zeros(R, dtype=bool), np.zeros(R, dtype=np.int64))
+
+    def span(r0, r1):
+        _solve_span_nb(X, r0, r1, bool(lv.signed), presorted, c, th, float(lv.afac),
+                       bool(exact), float(margin_rel), *out)
+
+    run_spans(span, R, cost=X.size)
+    return out

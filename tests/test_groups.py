@@ -1,0 +1,203 @@
+"""Per-group and batched per-channel optima (the compiled row solver), and the
+parallel per-tensor passes.
+
+Every group's alpha is checked against the brute-force reference of
+``tests/test_empirical.py`` (every piece of the piecewise-quadratic MSE enumerated),
+and a group solved in a batch against the same group solved alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_empirical import RTOL, _mse, brute_force
+
+import qerror
+from qerror.data import _kernels as kern
+from qerror.data.routes import compare_alphas, fit_alpha, maxabs_alpha, octav_alpha
+from qerror.data.solver import optimal_alpha_data
+
+GRIDS = ("midtread", "midrise", "unsigned")
+needs_numba = pytest.mark.skipif(not kern.HAVE_NUMBA, reason="numba not installed")
+
+
+def _check_rows(x2d, res_alpha, res_mse, bits, grid):
+    """Every row's alpha is a global optimum and its reported MSE is its MSE."""
+    for row, al, ms in zip(x2d, np.ravel(res_alpha), np.ravel(res_mse), strict=True):
+        row = np.asarray(row, dtype=np.float64)
+        best = brute_force(row, bits, grid)
+        scale = float(np.max(np.abs(row))) ** 2
+        if best is None:
+            assert al == 0.0
+            continue
+        ours = _mse(row, al, bits, grid)
+        assert ours <= best * (1 + RTOL) + 1e-20 * scale, (ours, best, al)
+        assert ms == pytest.approx(ours, rel=1e-9, abs=1e-20 * scale)
+
+
+@st.composite
+def group_arrays(draw):
+    g = draw(st.sampled_from([1, 2, 3, 8, 16, 32]))
+    rows = draw(st.integers(1, 4))
+    vals = draw(st.lists(
+        st.one_of(st.sampled_from([0.0, 1.0, -1.0, 0.5, -2.0, 3.0]),
+                  st.floats(-10, 10, allow_nan=False, allow_subnormal=False)),
+        min_size=rows * g, max_size=rows * g))
+    x = np.array(vals).reshape(rows, g)
+    kind = draw(st.sampled_from(["plain", "ints", "outlier", "equal"]))
+    if kind == "ints":
+        x = np.round(x)
+    elif kind == "outlier":
+        x[0, 0] = 1e5
+    elif kind == "equal":
+        x[:] = x[:, :1]
+    return x
+
+
+@needs_numba
+@settings(max_examples=60, deadline=None)
+@given(x=group_arrays(), bits=st.integers(2, 5), grid=st.sampled_from(GRIDS))
+def test_group_optimum_matches_brute_force(x, bits, grid):
+    res = optimal_alpha_data(x, bits, grid=grid, group_size=x.shape[1])
+    assert res.alpha.shape == (x.shape[0], 1) and res.success.all()
+    _check_rows(x, res.alpha, res.mse, bits, grid)
+
+
+@needs_numba
+@pytest.mark.parametrize("grid", GRIDS)
+@pytest.mark.parametrize("kind", ["t4", "sparse", "ints", "tiny"])
+def test_long_rows_match_the_histogram_solver(grid, kind):
+    """Rows longer than the presort limit (bucketed, sorted lazily) give the same
+    optimal MSE as each row solved alone by the per-tensor histogram solver."""
+    rng = np.random.default_rng(3)
+    w = rng.standard_t(4, size=(6, 3000)) * 0.02
+    if kind == "sparse":
+        w[rng.random(w.shape) < 0.7] = 0.0
+    elif kind == "ints":
+        w = np.round(w * 300)
+    elif kind == "tiny":
+        w *= 1e-200
+    w[1, 5] = 40 * np.abs(w).max()  # an outlier
+    for bits in (3, 6):
+        res = optimal_alpha_data(w, bits, grid=grid, axis=0)
+        for i, row in enumerate(w):
+            one = optimal_alpha_data(row, bits, grid=grid, use_numba=False)
+            assert res.mse[i] == pytest.approx(one.mse, rel=1e-9, abs=1e-300)
+            if res.alpha[i] > 0:
+                assert _mse(row, res.alpha[i], bits, grid) == pytest.approx(
+                    res.mse[i], rel=1e-9, abs=1e-300)
+
+
+@needs_numba
+def test_batched_groups_equal_groups_alone_and_shape():
+    rng = np.random.default_rng(0)
+    x = (rng.standard_t(4, size=(3, 5, 256)) * 0.05).astype(np.float32)
+    x[1, 2, :64] = 0.0  # an all-zero group
+    res = optimal_alpha_data(x, 4, grid="midtread", group_size=64)
+    assert res.alpha.shape == res.mse.shape == res.success.shape == (3, 5, 4)
+    assert res.alpha[1, 2, 0] == 0.0 and res.mse[1, 2, 0] == 0.0
+    assert "per group (60 groups of 64" in res.message and res.extra["group_size"] == 64
+    for idx in [(0, 0, 0), (2, 4, 3), (1, 2, 1)]:
+        g = x[idx[0], idx[1], 64 * idx[2]:64 * (idx[2] + 1)]
+        one = optimal_alpha_data(g, 4, grid="midtread", use_numba=False)
+        assert res.mse[idx] == pytest.approx(one.mse, rel=1e-12)
+    # the same through qerror.optimal_alpha, and the numpy back end agrees
+    again = qerror.optimal_alpha(x, 4, grid="midtread", group_size=64)
+    assert np.array_equal(again.alpha, res.alpha)
+    slow = optimal_alpha_data(x, 4, grid="midtread", group_size=64, use_numba=False)
+    np.testing.assert_allclose(slow.mse, res.mse, rtol=1e-12)
+    assert (res.truncation + res.rounding == pytest.approx(res.mse, rel=1e-12))
+
+
+@needs_numba
+@pytest.mark.parametrize("grid", GRIDS)
+def test_group_aciq_model_matches_numpy(grid):
+    rng = np.random.default_rng(1)
+    x = rng.standard_t(5, size=(4, 512))
+    fast = optimal_alpha_data(x, 4, grid=grid, model="aciq", group_size=128)
+    slow = optimal_alpha_data(x, 4, grid=grid, model="aciq", group_size=128,
+                              use_numba=False)
+    np.testing.assert_allclose(fast.alpha, slow.alpha, rtol=1e-12)
+    np.testing.assert_allclose(fast.mse, slow.mse, rtol=1e-10)
+
+
+@needs_numba
+def test_nonuniform_grid_per_group():
+    rng = np.random.default_rng(2)
+    x = rng.laplace(size=(2, 64))
+    res = optimal_alpha_data(x, 3, grid="pow2", group_size=32)
+    for i in range(2):
+        for j in range(2):
+            one = optimal_alpha_data(x[i, 32 * j:32 * (j + 1)], 3, grid="pow2",
+                                     use_numba=False)
+            assert res.mse[i, j] == pytest.approx(one.mse, rel=1e-9)
+
+
+def test_group_size_errors():
+    x = np.ones((4, 6))
+    with pytest.raises(ValueError, match="divisor of the last axis"):
+        optimal_alpha_data(x, 4, group_size=4)
+    with pytest.raises(ValueError, match="divisor"):
+        optimal_alpha_data(x, 4, group_size=0)
+    with pytest.raises(TypeError, match="group_size"):
+        optimal_alpha_data(x, 4, group_size=2.0)
+    with pytest.raises(TypeError, match="group_size"):
+        optimal_alpha_data(x, 4, group_size=True)
+    with pytest.raises(ValueError, match="not both"):
+        optimal_alpha_data(x, 4, group_size=3, axis=0)
+    with pytest.raises(ValueError, match="at least one dimension"):
+        optimal_alpha_data(np.float64(1.0), 4, group_size=1)
+    from scipy import stats
+    with pytest.raises(ValueError, match="data arrays only"):
+        qerror.optimal_alpha(stats.norm(), 4, group_size=2)
+    bad = np.ones((2, 8))
+    bad[1, 3] = np.nan
+    with pytest.raises(ValueError, match=r"1 non-finite.*\(1, 3\)"):
+        optimal_alpha_data(bad, 4, group_size=4)
+
+
+def test_routes_per_group():
+    rng = np.random.default_rng(4)
+    x = rng.standard_t(4, size=(3, 128)) * 0.1
+    x[2, :32] = 0.0
+    out = compare_alphas(x, 4, grid="midtread", group_size=32)
+    for name, r in out.items():
+        assert np.shape(r.alpha) == (3, 4), name
+        assert np.all(r.mse >= out["optimal"].mse * (1 - 1e-12)), name
+    # the vectorised routes equal the routes on each group alone
+    g = x[1, 64:96]
+    for fn in (maxabs_alpha, octav_alpha):
+        assert fn(x, 4, grid="midtread", group_size=32).alpha[1, 2] == pytest.approx(
+            fn(g, 4, grid="midtread").alpha, rel=1e-12)
+    fit = fit_alpha(x, 4, law="laplace", grid="midtread", group_size=32)
+    assert fit.alpha[1, 2] == pytest.approx(
+        fit_alpha(g, 4, law="laplace", grid="midtread").alpha, rel=1e-12)
+    assert fit.alpha[2, 0] == 0.0 and fit.mse[2, 0] == 0.0
+
+
+@needs_numba
+def test_read_only_and_mapped_rows(tmp_path):
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(8, 300)).astype(np.float32)
+    path = tmp_path / "w.npy"
+    np.save(path, w)
+    mapped = np.load(path, mmap_mode="r")
+    a = optimal_alpha_data(mapped, 4, axis=0)
+    b = optimal_alpha_data(w, 4, axis=0)
+    assert np.array_equal(a.alpha, b.alpha)
+
+
+@needs_numba
+@pytest.mark.parametrize("grid", ["midtread", "unsigned"])
+def test_parallel_histogram_is_bit_identical_to_numpy(grid):
+    """Above 2**21 values the histogram pass runs in chunks (in parallel); the sums
+    are added in chunk order in both back ends, so alpha and MSE agree exactly."""
+    assert kern.chunks(5 << 20) == 5 and kern.chunks(100) == 1
+    rng = np.random.default_rng(6)
+    x = (rng.standard_t(4, size=(5 << 20) + 17) * 0.02).astype(np.float32)
+    x[123] = -3.0
+    a = optimal_alpha_data(x, 4, grid=grid, use_numba=True)
+    b = optimal_alpha_data(x, 4, grid=grid, use_numba=False)
+    assert a.alpha == b.alpha and a.mse == b.mse
