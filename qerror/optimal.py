@@ -163,7 +163,13 @@ def _solve_exact(law: Law, bits: int, fmt, scan_points: int | None = None):
         if t[0] > best or lo < law.scale * 1e-12:
             break
         lo *= 0.5
-    # right end: the error exceeds twice the best, and keeps growing
+    # right end: the error exceeds twice the best, and keeps growing (at most 1e6
+    # scale units beyond the format's dynamic range: a floating-point format keeps a
+    # heavy-tailed law's error falling while its smallest levels still resolve it)
+    cap = law.scale * 1e6
+    if not fmt.uniform:
+        lv = np.abs(fmt.levels(1.0, bits))
+        cap *= float(lv.max() / lv[lv > 0].min())
     hi = a0
     grow = 1.25
     while True:
@@ -171,7 +177,7 @@ def _solve_exact(law: Law, bits: int, fmt, scan_points: int | None = None):
         e = _total(law, [hi, hi * 1.01, hi * 1.02], bits, "exact", fmt)
         nfev += 3
         best = min(best, float(e.min()))
-        if (e[0] > 2.0 * best and e[1] >= e[0] and e[2] >= e[1]) or hi > law.scale * 1e6:
+        if (e[0] > 2.0 * best and e[1] >= e[0] and e[2] >= e[1]) or hi > cap:
             break
     if law.atoms or np.isfinite(law.upper):
         edge = max(abs(x) for x, _ in law.atoms) if law.atoms else abs(

@@ -446,8 +446,8 @@ def plot_levels(dist, alpha: float, bits: int | None = None, *, grid=None,
     Levels are solid vertical lines, thresholds dotted, the values beyond the
     format's range (clipped: the truncation part) shaded, and the atoms of a clamped
     law drawn as stems labelled with their mass.  Any format: above `max_lines`
-    levels (FP8 has 253) the levels are a rug of short ticks without thresholds, and
-    above 2^16 levels only the range is drawn.
+    levels a uniform grid shows its range and step, a non-uniform format (FP8 has 253
+    levels) a rug of short ticks without thresholds.
 
     Parameters
     ----------
@@ -502,7 +502,7 @@ def plot_levels(dist, alpha: float, bits: int | None = None, *, grid=None,
         ax.vlines(levels / s, 0, 0.12 * top, color="C0", lw=1.5, label=f"{n_levels} levels")
         thr = 0.5 * (levels[1:] + levels[:-1])
         ax.vlines(thr / s, 0, top, color="C0", lw=0.6, ls=":", label="thresholds")
-    elif all_levels is not None and n_levels <= 1 << 16:
+    elif all_levels is not None and n_levels <= 1 << 16 and not fmt.uniform:
         shown = all_levels[(all_levels >= lo_x) & (all_levels <= hi_x)]
         ax.vlines(shown / s, 0, 0.06 * top, color="C0", lw=0.6,
                   label=f"{n_levels} levels ({shown.size} in view)")
