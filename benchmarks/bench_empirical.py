@@ -1,26 +1,31 @@
 """Speed and quality of qerror's exact empirical clipping against its peers.
 
-Run:  python benchmarks/bench_empirical.py [--repeat 7] [--size 4194304] [--no-channels]
+Run:  python benchmarks/bench_empirical.py [--repeat 7] [--size 4194304] [--quick]
 
-Data: N = 4 * 2**20 float32 values, t(4) * 0.02 plus 8 outliers (seeded default_rng),
-b = 4, midtread grid (quant_min = -7, quant_max = 7).  All methods run interleaved in
-ONE process, so machine load hits them alike; each time is the median of --repeat
-runs.  Reported: time, time / qerror's time, time as a multiple of one
-``np.abs(x).max()`` pass (the floor), and each method's alpha and exact MSE relative
-to the certified optimum.
+Every method runs interleaved in ONE process, so machine load hits them alike; each
+time is the median of --repeat runs.  Peers run at their DEFAULT settings (PyTorch at
+its default thread count, numpy as installed); qerror runs as ``pip install qerror``
+gives it (numba, its compiled passes on all cores).  The machine, the core count and
+every library's thread count are printed first.
 
-Peers:
+Per tensor: N = 4 * 2**20 float32 values, t(4) * 0.02 plus 8 outliers (seeded
+default_rng), b = 4, midtread grid (quant_min = -7, quant_max = 7).  Peers:
+
 * PyTorch ``HistogramObserver`` (per_tensor_symmetric, qint8, quant_min=-7,
   quant_max=7); its alpha is ``scale * 7``.  Skipped if torch is not installed
   (``pip install torch==2.13.0``; a benchmark-only dependency, never needed by qerror).
 * OCTAV, 10 fixed-point iterations (numpy, as in :func:`qerror.data.routes.octav_alpha`).
 * ACIQ Laplace moment fit, max-abs (one ``np.abs(x).max()`` pass: the floor).
 
-Peers are timed computing alpha only; every MSE in the table is then the exact
-empirical MSE at that alpha.
+Per channel and per group: a (1024, 4096) float32 matrix of the same law; one
+certified optimum per row (``axis=0``) or per group of 128 / 32 consecutive values
+(``group_size=``), against the per-tensor solve of the same matrix and ten
+vectorised OCTAV iterations over the rows / groups (numpy, one 2-d array).
+PyTorch's ``PerChannelMinMaxObserver`` is shown per channel (min/max only: no
+clipping search); HistogramObserver has no per-channel or per-group mode.
 
-Per channel: a (1024, 4096) matrix of the same law, one alpha per row.
-This is a plain script, not a timed test.
+Peers are timed computing alpha only; every MSE in the tables is then the exact
+empirical MSE at that alpha.  This is a plain script, not a timed test.
 """
 
 from __future__ import annotations
@@ -33,8 +38,8 @@ import time
 import numpy as np
 
 from qerror.data import _kernels as kern
-from qerror.data.solver import empirical_error_parts, optimal_alpha_data
 from qerror.data.routes import fit_alpha, maxabs_alpha, octav_alpha
+from qerror.data.solver import empirical_error_parts, optimal_alpha_data
 
 BITS, GRID = 4, "midtread"
 
@@ -55,7 +60,6 @@ def torch_histogram_alpha(x: np.ndarray):
         from torch.ao.quantization.observer import HistogramObserver
     except ImportError:
         return None
-    torch.set_num_threads(1)
     t = torch.from_numpy(x)
 
     def run():
@@ -66,6 +70,61 @@ def torch_histogram_alpha(x: np.ndarray):
         return float(scale) * 7
 
     return run
+
+
+def octav10_rows(w: np.ndarray) -> np.ndarray:
+    """alpha per row after 10 OCTAV steps, all rows at once (numpy)."""
+    a = np.abs(w.astype(np.float64))
+    kappa = 1.0 / (12.0 * (2 ** (BITS - 1) - 1) ** 2)
+    alpha = np.sqrt(np.mean(a * a, axis=1))
+    for _ in range(10):
+        out = a > alpha[:, None]
+        n_out = out.sum(axis=1)
+        alpha = np.where(out, a, 0.0).sum(axis=1) / (kappa * (a.shape[1] - n_out)
+                                                     + n_out)
+    return alpha
+
+
+def torch_per_channel(w: np.ndarray):
+    """PyTorch's PerChannelMinMaxObserver (symmetric, qint8 [-7, 7]), or None."""
+    try:
+        import torch
+        from torch.ao.quantization.observer import PerChannelMinMaxObserver
+    except ImportError:
+        return None
+    t = torch.from_numpy(w)
+
+    def run():
+        obs = PerChannelMinMaxObserver(ch_axis=0, dtype=torch.qint8,
+                                       qscheme=torch.per_channel_symmetric,
+                                       quant_min=-7, quant_max=7)
+        obs(t)
+        scale, _ = obs.calculate_qparams()
+        return scale.numpy().astype(np.float64) * 7
+
+    return run
+
+
+def machine() -> str:
+    import os
+    import platform
+
+    from qerror.data._kernels import threads
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(ln.split(":", 1)[1].strip() for ln in f if "model name" in ln)
+    except (OSError, StopIteration):
+        pass
+    line = (f"machine: {cpu}, {os.cpu_count()} logical cores; qerror threads: "
+            f"{threads()} (numba {'yes' if kern.HAVE_NUMBA else 'no'})")
+    try:
+        import torch
+        line += f"; torch {torch.__version__} threads: {torch.get_num_threads()} (default)"
+    except ImportError:
+        line += "; torch: not installed"
+    return line
 
 
 def octav10(x: np.ndarray) -> float:
@@ -89,23 +148,13 @@ def laplace_fit(x: np.ndarray) -> float:
     return float(np.mean(np.abs(x.astype(np.float64)))) * float(lambertw(12.0 * k * k).real)
 
 
-def timed(fn, repeat: int):
-    fn()  # warm up (numba compile / caches)
-    times = []
-    out = None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--size", type=int, default=4 * 2**20)
-    ap.add_argument("--no-channels", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="per tensor only")
     args = ap.parse_args(argv)
+    print(machine())
 
     x = make_data(args.size)
     torch_run = torch_histogram_alpha(x)
@@ -158,24 +207,83 @@ def main(argv=None) -> int:
         print(row)
     if torch_run is not None:
         ratio = ours / times["torch HistogramObserver"]
-        print(f"\nqerror / HistogramObserver time: {ratio:.2f}"
-              f"  (target <= 1, stretch <= 0.5)")
-    print(f"qerror / 10 OCTAV iterations:    {ours / times['OCTAV, 10 iterations']:.2f}"
-          "  (target <= 0.3)")
-
-    if not args.no_channels:
-        rng = np.random.default_rng(1)
-        w = (rng.standard_t(4, size=(1024, 4096)) * 0.02).astype(np.float32)
-        print("\nper channel, (1024, 4096) float32, axis=0, b = 4, midtread:")
-        for b in (4,):
-            t, r = timed(lambda b=b: optimal_alpha_data(w, b, grid=GRID, axis=0),
-                         max(1, args.repeat // 3))
-            to, o = timed(lambda b=b: octav_alpha(w, b, grid=GRID, axis=0),
-                          max(1, args.repeat // 3))
-            print(f"  exact optimum: {t:.3f} s  (mean MSE {np.mean(r.mse):.4g}); "
-                  f"OCTAV-10 per channel: {to:.3f} s (mean MSE / opt "
-                  f"{np.mean(o.mse) / np.mean(r.mse):.4f})")
+        print(f"\nqerror / HistogramObserver time: {ratio:.2f}  (target <= 0.6)")
+    print(f"qerror / 10 OCTAV iterations:    {ours / times['OCTAV, 10 iterations']:.2f}")
+    if not args.quick:
+        matrix(args.repeat)
     return 0
+
+
+def matrix(repeat: int) -> None:
+    """Per tensor, per channel and per group on one (1024, 4096) matrix."""
+    rng = np.random.default_rng(1)
+    w = (rng.standard_t(4, size=(1024, 4096)) * 0.02).astype(np.float32)
+    g128, g32 = w.reshape(-1, 128), w.reshape(-1, 32)
+    methods = {
+        "qerror per tensor": lambda: optimal_alpha_data(w, BITS, grid=GRID).alpha,
+        "qerror per channel (axis=0)": lambda: optimal_alpha_data(
+            w, BITS, grid=GRID, axis=0).alpha,
+        "OCTAV-10 over the rows": lambda: octav10_rows(w),
+        "qerror per group of 128": lambda: optimal_alpha_data(
+            w, BITS, grid=GRID, group_size=128).alpha.reshape(-1),
+        "OCTAV-10 over groups of 128": lambda: octav10_rows(g128),
+        "qerror per group of 32": lambda: optimal_alpha_data(
+            w, BITS, grid=GRID, group_size=32).alpha.reshape(-1),
+        "OCTAV-10 over groups of 32": lambda: octav10_rows(g32),
+    }
+    tc = torch_per_channel(w)
+    if tc is not None:
+        methods["torch PerChannelMinMaxObserver"] = tc
+    for fn in methods.values():
+        fn()
+    samples = {k: [] for k in methods}
+    alphas = {}
+    for _ in range(repeat):
+        for name, fn in methods.items():
+            t0 = time.perf_counter()
+            alphas[name] = fn()
+            samples[name].append(time.perf_counter() - t0)
+    times = {k: statistics.median(v) for k, v in samples.items()}
+    rows = {"qerror per tensor": w.reshape(1, -1), "channel": w, "128": g128, "32": g32}
+    per_tensor = times["qerror per tensor"]
+    print("\n(1024, 4096) float32, t(4)*0.02, b = 4, midtread; median of "
+          f"{repeat} interleaved runs")
+    head = (f"{'method':<32}{'time ms':>9}{'/ per tensor':>14}{'mean MSE / opt':>16}")
+    print(head)
+    print("-" * len(head))
+    opt = {}
+    for name, t in times.items():
+        key = ("channel" if "channel" in name.lower() or "rows" in name
+               else "128" if "128" in name else "32" if "32" in name
+               else "qerror per tensor")
+        r = rows[key]
+        al = np.atleast_1d(np.asarray(alphas[name], dtype=np.float64))
+        mse = np.mean(empirical_rows_mse(r, al))
+        if name.startswith("qerror"):
+            opt[key] = mse
+        ratio = mse / opt[key]
+        print(f"{name:<32}{1e3 * t:9.1f}{t / per_tensor:14.2f}{ratio:16.6f}")
+    ch = times["qerror per channel (axis=0)"]
+    print(f"\nper channel / per tensor: {ch / per_tensor:.2f} (target <= 2); "
+          f"/ OCTAV-10 over the rows: {ch / times['OCTAV-10 over the rows']:.2f} "
+          "(target <= 0.3)")
+    g = times["qerror per group of 128"]
+    print(f"per group of 128 / per tensor: {g / per_tensor:.2f} (target <= 5, stretch "
+          f"2); / OCTAV-10 over the groups: "
+          f"{g / times['OCTAV-10 over groups of 128']:.2f}")
+
+
+def empirical_rows_mse(rows: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Exact empirical MSE of each row at its alpha."""
+    from qerror import quantize
+
+    out = np.empty(rows.shape[0])
+    per = max(1, (1 << 20) // rows.shape[1])
+    for i in range(0, rows.shape[0], per):
+        r = rows[i:i + per].astype(np.float64)
+        q = quantize(r, alpha[i:i + per, None], BITS, grid=GRID)
+        out[i:i + per] = np.mean((r - q) ** 2, axis=1)
+    return out
 
 
 if __name__ == "__main__":

@@ -201,3 +201,26 @@ def test_parallel_histogram_is_bit_identical_to_numpy(grid):
     a = optimal_alpha_data(x, 4, grid=grid, use_numba=True)
     b = optimal_alpha_data(x, 4, grid=grid, use_numba=False)
     assert a.alpha == b.alpha and a.mse == b.mse
+
+
+def test_cli_analyze_group_size(tmp_path, capsys):
+    import json
+
+    from qerror.cli import main
+
+    rng = np.random.default_rng(7)
+    w = (rng.standard_t(4, size=(4, 64)) * 0.02).astype(np.float32)
+    path = tmp_path / "m.npz"
+    np.savez(path, w=w, b=rng.normal(size=5))
+    rc = main(["analyze", str(path), "--bits", "4", "--grid", "midtread", "--json",
+               "--group-size", "32"])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 0 and doc["group_size"] == 32
+    t = {r["name"]: r for r in doc["tensors"]}
+    best = optimal_alpha_data(w, 4, grid="midtread", group_size=32)
+    assert t["w"]["group_size"] == 32 and len(t["w"]["alpha"]) == 8
+    np.testing.assert_allclose(t["w"]["alpha"], best.alpha.ravel(), rtol=1e-15)
+    assert len(t["w"]["routes"]["octav"]["channel_mse"]) == 8
+    assert t["b"]["group_size"] is None and "per tensor" in t["b"]["note"]
+    rc = main(["analyze", str(path), "--group-size", "32", "--per-channel", "0"])
+    assert rc == 2 and "--group-size" in capsys.readouterr().err

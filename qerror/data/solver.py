@@ -29,9 +29,15 @@ quadratic, bins that a decision threshold sweeps contribute the distance to the
 nearest possible level) and from above at points; branch and bound discards every
 interval whose lower bound exceeds the best upper bound, and on the few intervals left
 the values of the bins that thresholds sweep are read back from the data and the pieces
-are enumerated exactly.  The histogram and read-back passes use numba when it is
-installed (``pip install qerror[fast]``) and numpy otherwise, with bit-identical
-results.
+are enumerated exactly.  The histogram and read-back passes are compiled (numba) and
+run in fixed chunks on all cores; the numpy fallback (``use_numba=False``) adds the
+same chunks in the same order, with bit-identical results.
+
+Many rows at once (``axis=``, ``group_size=``) go to the compiled row solver of
+``qerror.data._rows``: one row per thread, the row's values sorted (lazily, bucket by
+bucket), Lloyd's iteration for an upper bound, monotone bounds for a bracket, then the
+same branch and bound and exact enumeration on the sorted values.  Each row's answer
+is that row's certified optimum, whatever else is in the batch.
 
 The clipping choices that other tools make (max-abs, ACIQ moment fits, OCTAV) are in
 :mod:`qerror.data.routes`, for comparison.
