@@ -13,6 +13,8 @@ import json
 import math
 import sys
 
+from ._output import save_figure, write_row
+
 RULES = ("absmax", "pow2", "e4m3")
 
 
@@ -92,15 +94,8 @@ def run_table(args, dists, bits, fmt, unit_of, unit_name) -> int:
     rows = []
     for row in _rows("table", dists, bits, fmt, args.group_size, rules, unit_of):
         cells = [_cell(k, row[k]) for k in keys]
-        if args.format == "text":
-            out.write("  ".join(c.rjust(w) if i else c.ljust(w)
-                                for i, (c, w) in enumerate(zip(cells, widths,
-                                                               strict=True))) + "\n")
-        elif args.format == "csv":
-            out.write(",".join(cells) + "\n")
-        elif args.format == "markdown":
-            out.write("| " + " | ".join(cells) + " |\n")
-        else:
+        if not write_row(out, args.format, cells,
+                         widths if args.format == "text" else None):
             rows.append(row)
         out.flush()
     if args.format == "json":
@@ -151,11 +146,5 @@ def run_curve(args, name, dist, bits, fmt, sigma) -> int:
         ax.grid(True, which="both", alpha=0.3)
     axs[0].legend(fontsize=8)
     fig.suptitle(f"{name}: block scaling on the {fmt.name} grid")
-    try:
-        fig.savefig(args.output, dpi=args.dpi)
-    except (OSError, ValueError) as exc:
-        raise SystemExit(f"qerror curve: cannot write {args.output}: {exc}") from None
-    finally:
-        plt.close(fig)
-    print(f"wrote {args.output}")
+    save_figure(fig, args)
     return 0

@@ -13,6 +13,7 @@ import sys
 
 from . import _blocks
 from ._grid import DEFAULT_GRID, GRID_CHOICES, GRID_HELP, get_format
+from ._output import save_figure
 from .table import bits_arg, dist_arg, flatten_bits, sigma_of
 
 _KINDS = ("mse", "bits", "clamped", "levels", "step")
@@ -205,12 +206,6 @@ def run(args) -> int:
             plotting.plot_step_sensitivity(dict(dists), b, model=single or "exact",
                                            grid=args.grid, ax=ax)
         summary = "step-size sensitivity for " + ", ".join(n for n, _ in dists)
-    try:
-        fig.savefig(args.output, dpi=args.dpi)
-    except (OSError, ValueError) as exc:
-        raise SystemExit(f"qerror curve: cannot write {args.output}: {exc}") from None
-    finally:
-        plt.close(fig)
-    print(f"wrote {args.output}")
+    save_figure(fig, args)
     print(summary)
     return 0

@@ -19,6 +19,7 @@ import sys
 
 from . import _blocks
 from ._grid import DEFAULT_GRID, GRID_CHOICES, GRID_HELP, get_format
+from ._output import write_row
 
 _CLOSED_FORM = ("norm", "laplace", "uniform")
 _DEFAULT_DISTS = ("norm", "laplace", "uniform")
@@ -271,15 +272,7 @@ def run(args) -> int:
             if "penalty_aciq_in_exact" in row:
                 row["penalty_aciq_in_exact"] = float(row["penalty_aciq_in_exact"])
             cells = [_fmt(k, row[k]) for k, _ in cols]
-            if args.format == "text":
-                out.write("  ".join(c.rjust(w) if i else c.ljust(w)
-                                    for i, (c, w) in enumerate(zip(cells, widths,
-                                                                   strict=True))) + "\n")
-            elif args.format == "csv":
-                out.write(",".join(cells) + "\n")
-            elif args.format == "markdown":
-                out.write("| " + " | ".join(cells) + " |\n")
-            else:
+            if not write_row(out, args.format, cells, widths):
                 all_rows.append({k: row[k] for k, _ in cols})
         out.flush()
     if args.format == "json":
