@@ -91,6 +91,32 @@ def test_long_rows_match_the_histogram_solver(grid, kind):
 
 
 @needs_numba
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.sampled_from([257, 700, 2500]),
+       bits=st.integers(2, 8), grid=st.sampled_from(GRIDS),
+       kind=st.sampled_from(["t3", "binades", "few", "halfzero", "uniform"]))
+def test_bucketed_rows_match_the_histogram_solver(seed, n, bits, grid, kind):
+    """The bucketed row solver (bucket found from the float's bits, cells shrunk to
+    where their bound can still reach the best) against the independent per-tensor
+    histogram solver, on rows spread over many binades, with ties and zeros."""
+    rng = np.random.default_rng(seed)
+    if kind == "t3":
+        w = rng.standard_t(3, size=(3, n))
+    elif kind == "binades":  # magnitudes over 2^-60 .. 2^10: most in bucket 0
+        w = rng.choice([-1.0, 1.0], size=(3, n)) * np.exp2(rng.uniform(-60, 10, (3, n)))
+    elif kind == "few":  # a handful of distinct values, many exact ties
+        w = rng.choice([-3.0, -1.0, -0.5, 0.0, 0.25, 1.0, 2.0], size=(3, n))
+    elif kind == "halfzero":
+        w = rng.standard_normal((3, n)) * (rng.random((3, n)) < 0.5)
+    else:
+        w = rng.uniform(-1.0, 1.0, size=(3, n))
+    res = optimal_alpha_data(w, bits, grid=grid, axis=0)
+    for i, row in enumerate(w):
+        one = optimal_alpha_data(row, bits, grid=grid, use_numba=False)
+        assert res.mse[i] == pytest.approx(one.mse, rel=1e-9, abs=1e-300), (i, kind)
+
+
+@needs_numba
 def test_batched_groups_equal_groups_alone_and_shape():
     rng = np.random.default_rng(0)
     x = (rng.standard_t(4, size=(3, 5, 256)) * 0.05).astype(np.float32)

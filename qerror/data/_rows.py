@@ -29,6 +29,8 @@ model's optimum (convex) is the root of :math:`\kappa\alpha N = \sum_{a>\alpha}
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._kernels import HAVE_NUMBA, _nb, run_spans
@@ -36,11 +38,13 @@ from ._kernels import HAVE_NUMBA, _nb, run_spans
 __all__ = ["HAVE_NUMBA", "solve_rows"]
 
 # a cell with at most this many level changes is enumerated exactly
-_SWEEP = 1024
+_SWEEP = 256
+# rows up to this length skip the bounds: every piece in the bracket is enumerated
+_DIRECT = 256
 # initial cells: one per this many values
 _PER_CELL = 1024
 # Lloyd iterations for the upper bound
-_LLOYD = 8
+_LLOYD = 3
 # rows up to this length are sorted by numpy first; longer ones are bucketed
 _PRESORT = 256
 
@@ -96,7 +100,15 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     def _idx(a, P1, P2, bst, srt, edges, t):
         """Number of magnitudes below `t`."""
         nb = srt.size
-        k = 0 if nb == 1 else _bs(edges, 1, nb, t) - 1  # edges[k] <= t < edges[k+1]
+        k = 0
+        if nb > 1 and t > 0.0:
+            # the bucket of t from its exponent and top mantissa bits, as the keys of
+            # _make_row (edges[nb + 1] = m, edges[nb + 2] = the key of bucket 0)
+            mf, ex = math.frexp(t)
+            m = np.int64(edges[nb + 1])
+            k = (((np.int64(ex) + 1022) << m) + np.int64((2.0 * mf - 1.0) * (1 << m))
+                 - np.int64(edges[nb + 2]))
+            k = min(max(k, 0), nb - 1)  # edges[k] <= t < edges[k+1]
         if not srt[k]:
             _sort_bucket(a, P1, P2, bst, srt, edges, k)
         return _bs(a, bst[k], bst[k + 1], t)
@@ -165,7 +177,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 nb *= 2
         bst = np.empty(nb + 1, dtype=np.int64)
         srt = np.ones(nb, dtype=np.bool_)
-        eint = np.empty(nb + 1, dtype=np.int64)
+        eint = np.empty(nb + 3, dtype=np.int64)
         edges = eint.view(np.float64)
         if nb == 1:
             a = tmp[:n]
@@ -197,6 +209,8 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 eint[k] = (base + k) << np.int64(52 - m)
             edges[0] = 0.0
             edges[nb] = np.inf
+            edges[nb + 1] = np.float64(m)
+            edges[nb + 2] = np.float64(base)
         P1 = np.empty(n + 1)
         P2 = np.empty(n + 1)
         P1[0] = 0.0
@@ -241,13 +255,33 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                     p = c[k] * d2
                     q = c[k + 1] * d1
                     if q > p:
+                        # the swept values lie in [th_k d1, th_k d2): search for p and
+                        # q only where they fall inside (a wide cell)
                         mid = 0.5 * (p + q)
-                        j1 = min(max(_idx(a, P1, P2, bst, srt, edges, p), e), s_next)
+                        j1 = e
+                        if p > th[k] * d1:
+                            j1 = min(max(_idx(a, P1, P2, bst, srt, edges, p), e), s_next)
                         j2 = min(max(_idx(a, P1, P2, bst, srt, edges, mid), j1), s_next)
-                        j3 = min(max(_idx(a, P1, P2, bst, srt, edges, q), j2), s_next)
+                        j3 = s_next
+                        if q < th[k] * d2:
+                            j3 = min(max(_idx(a, P1, P2, bst, srt, edges, q), j2), s_next)
                         gap += _sqd(P1, P2, j1, j2, p) + _sqd(P1, P2, j2, j3, q)
                 s = s_next
         return A, B, C, gap, nev
+
+    @_jit
+    def _shrink(A, B, C, gap, U, d1, d2):
+        """The part of [d1, d2] where the bound A - 2 B D + C D^2 + gap is at most U:
+        between the roots, widened by far more than their rounding error (about
+        sqrt(eps) B / C where the roots nearly coincide); empty if r2 < r1."""
+        disc = B * B + C * (U - gap - A)
+        if not C > 0.0:
+            return d1, d2
+        if disc < 0.0:
+            return d2, d1
+        sq = np.sqrt(disc)
+        pad = 1e-7 * d2
+        return max((B - sq) / C - pad, d1), min((B + sq) / C + pad, d2)
 
     @_jit
     def _vertex(A, B, C, lo, hi):
@@ -281,14 +315,22 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         """Every piece of E on [d1, d2], exactly; returns the better of (best, bestd)
         and the cell's best piece."""
         K = th.size
-        _, B, C, _, _ = _cell(a, P1, P2, bst, srt, edges, c, th, d1, d1)
-        B += Bn
-        C += Cn
+        n = P1.size - 1
         pos = np.empty(K, dtype=np.int64)
         end = np.empty(K, dtype=np.int64)
-        for k in range(K):
-            pos[k] = _idx(a, P1, P2, bst, srt, edges, th[k] * d1)
-            end[k] = _idx(a, P1, P2, bst, srt, edges, th[k] * d2)
+        # (B, C) at d1 from the same searches that start the runs
+        B = Bn
+        C = Cn
+        s = 0
+        for k in range(K + 1):
+            e = _idx(a, P1, P2, bst, srt, edges, th[k] * d1) if k < K else n
+            if e > s:
+                B += c[k] * (P1[e] - P1[s])
+                C += c[k] * c[k] * (e - s)
+            if k < K:
+                pos[k] = e
+                end[k] = _idx(a, P1, P2, bst, srt, edges, th[k] * d2)
+            s = e
         lo = d1
         if K <= 16:
             # K sorted runs of level changes a_i / theta_k: merge them
@@ -304,8 +346,14 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             head = np.empty(K)
             db = np.empty(K)
             dq = np.empty(K)
+            ith = np.empty(K)
             for k in range(K):
-                head[k] = a[pos[k]] / th[k] if pos[k] < end[k] else np.inf
+                # a change at a_i * (1 / theta_k): within an ulp of a_i / theta_k, and
+                # harmless there, since on a nearest-level grid every piece's
+                # quadratic is an upper bound of E (it assigns some level to each
+                # value): a piece evaluated an ulp past its end cannot undercut E
+                ith[k] = 1.0 / th[k]
+                head[k] = a[pos[k]] * ith[k] if pos[k] < end[k] else np.inf
                 db[k] = c[k] - c[k + 1]
                 dq[k] = c[k] * c[k] - c[k + 1] * c[k + 1]
             left = 0
@@ -318,27 +366,27 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                     h = head[k]
                     kb = k if h < vb else kb
                     vb = h if h < vb else vb
-                hi = min(max(vb, lo), d2)
-                # the piece's least value: at its vertex B/C if inside, else an end;
-                # divide only when it may improve on the best
-                if C > 0.0 and B >= C * lo and B <= C * hi:
-                    if A0 * C - B * B < best * C:
+                # the piece's least value is at least the quadratic's minimum
+                # A0 - B^2 / C: look closer only when that may improve on the best
+                if C <= 0.0 or A0 * C - B * B < best * C:
+                    hi = min(max(vb, lo), d2)
+                    if C > 0.0 and B >= C * lo and B <= C * hi:
                         v = B / C
                         best = A0 - B * v
                         bestd = v
-                else:
-                    e = lo if (C <= 0.0 or B < C * lo) else hi
-                    val = A0 - 2.0 * B * e + C * e * e
-                    if val < best:
-                        best = val
-                        bestd = e
-                if vb == np.inf:
+                    else:
+                        e = lo if (C <= 0.0 or B < C * lo) else hi
+                        val = A0 - 2.0 * B * e + C * e * e
+                        if val < best:
+                            best = val
+                            bestd = e
+                if vb >= d2:
                     break
                 B += db[kb] * a[pos[kb]]
                 C += dq[kb]
                 pos[kb] += 1
-                head[kb] = a[pos[kb]] / th[kb] if pos[kb] < end[kb] else np.inf
-                lo = hi
+                head[kb] = a[pos[kb]] * ith[kb] if pos[kb] < end[kb] else np.inf
+                lo = max(vb, lo)
             return best, bestd
         ed = np.empty(nev)
         eb = np.empty(nev)
@@ -366,7 +414,16 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return best, bestd
 
     @_jit
-    def _bracket(a, P1, P2, bst, srt, edges, c, th, A0, Bn, Cn, nn, sn, qn, margin):
+    def _error_at(a, P1, P2, bst, srt, edges, c, th, A0, Bn, Cn, d):
+        """N E at the step d and the step of Lloyd's update B / C from it."""
+        _, B, C, _, _ = _cell(a, P1, P2, bst, srt, edges, c, th, d, d)
+        B += Bn
+        C += Cn
+        return A0 - 2.0 * B * d + C * d * d, B / C if C > 0.0 else d
+
+    @_jit
+    def _bracket(a, P1, P2, bst, srt, edges, c, th, A0, Bn, Cn, nn, sn, qn, margin,
+                 afac):
         """Lloyd's upper bound (best error, its step) and the bracket of steps
         outside which the error provably exceeds it."""
         n = P1.size - 1
@@ -374,21 +431,20 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         c0 = c[0]
         cK = c[K]
         amax = _at(a, P1, P2, bst, srt, edges, n - 1)
-        # 1. Lloyd's iteration from alpha = max|x|
-        best = np.inf
+        # 1. Lloyd's iteration from the ACIQ model's optimum (a step near the
+        # optimum in practice: the clipping and rounding terms balanced), against
+        # no clipping at all (alpha = max|x|)
+        best, _ = _error_at(a, P1, P2, bst, srt, edges, c, th, A0, Bn, Cn, amax / cK)
         bestd = amax / cK
-        d = bestd
+        d = _aciq_row(a, P1, P2, bst, srt, edges, 1.0 / (12.0 * afac * afac),
+                      np.float64(n)) / afac
+        if not (d > 0.0 and d < bestd):
+            d = bestd
         for _ in range(_LLOYD):
-            _, B, C, _, _ = _cell(a, P1, P2, bst, srt, edges, c, th, d, d)
-            B += Bn
-            C += Cn
-            val = A0 - 2.0 * B * d + C * d * d
+            val, dn = _error_at(a, P1, P2, bst, srt, edges, c, th, A0, Bn, Cn, d)
             if val < best:
                 best = val
                 bestd = d
-            if C <= 0.0:
-                break
-            dn = B / C
             if abs(dn - d) <= 1e-15 * d:
                 break
             d = dn
@@ -451,14 +507,19 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return best, bestd, min(dlo, bestd), max(dhi, bestd)
 
     @_jit
-    def _exact_row(a, P1, P2, bst, srt, edges, c, th, A0, Bn, Cn, nn, sn, qn, margin):
+    def _exact_row(a, P1, P2, bst, srt, edges, c, th, A0, Bn, Cn, nn, sn, qn, margin,
+                   afac):
         """The step minimising N*E for one row (see the module docstring) and the
         number of pieces enumerated."""
         best, bestd, dlo, dhi = _bracket(a, P1, P2, bst, srt, edges, c, th, A0, Bn, Cn,
-                                         nn, sn, qn, margin)
+                                         nn, sn, qn, margin, afac)
         pieces = 0
         # 3. branch and bound on [dlo, dhi]
         n = P1.size - 1
+        if n <= _DIRECT:
+            best, bestd = _sweep(a, P1, P2, bst, srt, edges, c, th, dlo, dhi, A0, Bn,
+                                 Cn, n * th.size, best, bestd)
+            return bestd, 0
         ncell = min(max(n // _PER_CELL, 1), 64)
         ratio = dhi / dlo
         cap = 2 * ncell + 128
@@ -474,9 +535,20 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             d1 = s1[top]
             d2 = s2[top]
             A, B, C, gap, nev = _cell(a, P1, P2, bst, srt, edges, c, th, d1, d2)
-            v, lb = _vertex(A + qn, B + Bn, C + Cn, d1, d2)
+            A += qn
+            B += Bn
+            C += Cn
+            v, lb = _vertex(A, B, C, d1, d2)
             if lb + gap > best + margin:
                 continue
+            r1, r2 = _shrink(A, B, C, gap, best + margin, d1, d2)
+            if r2 < r1:
+                continue
+            if r2 - r1 < 0.7 * (d2 - d1) and r2 - r1 > 1e-6 * d2:
+                s1[top], s2[top] = r1, r2  # again, with the narrower cell's bound
+                top += 1
+                continue
+            d1, d2 = r1, r2
             if nev <= _SWEEP or d2 <= d1 * (1.0 + 1e-12):
                 best, bestd = _sweep(a, P1, P2, bst, srt, edges, c, th, d1, d2, A0, Bn,
                                      Cn, nev, best, bestd)
@@ -533,7 +605,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 A0 = P2[n] + qn
                 d, npieces[r] = _exact_row(a, P1, P2, bst, srt, edges, c, th, A0,
                                            -c0 * sn, c0 * c0 * nn, nn, sn, qn,
-                                           margin_rel * A0)
+                                           margin_rel * A0, afac)
                 al = afac * d
                 top = c[K] * d
                 # the error at the optimum, value by value: every bucket that holds a

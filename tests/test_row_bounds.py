@@ -1,0 +1,116 @@
+"""The compiled row solver's building blocks, checked against plain numpy.
+
+``qerror.data._rows`` certifies each row's optimum with three ingredients; if any is
+wrong the solver may still return a good step (Lloyd's upper bound is usually the
+optimum already), so they are tested directly here rather than only through the
+optimum:
+
+* the bucket search (a value's bucket computed from its exponent and top mantissa
+  bits) must count the values below any threshold exactly, as ``np.searchsorted``;
+* a cell's bound (exact quadratic of the values that keep their level plus the swept
+  values' distance to their reachable levels) must never exceed the true error
+  anywhere in the cell, and with ``d1 == d2`` must be the error itself;
+* shrinking a cell must keep every step where the bound can still reach the best.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qerror.data import _kernels as kern
+from qerror.formats import get_format
+
+pytestmark = pytest.mark.skipif(not kern.HAVE_NUMBA, reason="numba not installed")
+
+GRIDS = ("midtread", "midrise")
+
+
+def _row(kind, n, seed):
+    rng = np.random.default_rng(seed)
+    if kind == "t3":
+        x = rng.standard_t(3, size=n)
+    elif kind == "binades":
+        x = np.exp2(rng.uniform(-70, 5, size=n))
+    else:  # ties and zeros
+        x = rng.choice([0.0, 0.25, 0.5, 1.0, 1.5, 3.0], size=n)
+    return x
+
+
+def _made(x):
+    from qerror.data import _rows
+    a, P1, P2, bst, srt, edges, n, nn, sn, qn, f = _rows._make_row(x, True, False, 1 << 14)
+    assert srt.size > 1  # the bucketed path
+    return _rows, (a, P1, P2, bst, srt, edges), n, f
+
+
+def _error(ax, d, lv):
+    """Exact N*E at step d of the magnitudes ax on the levels c*d (nearest level)."""
+    levels = lv.c * d
+    return float(np.min((ax[:, None] - levels[None, :]) ** 2, axis=1).sum())
+
+
+@pytest.mark.parametrize("kind", ["t3", "binades", "ties"])
+def test_bucket_search_counts_exactly(kind):
+    x = _row(kind, 3000, 1)
+    rows, row, n, f = _made(x)
+    ax = np.sort(np.abs(x) * f)
+    rng = np.random.default_rng(2)
+    ts = np.concatenate([[0.0, 5e-324, 1e-300, ax[0], ax[-1], 2.0 * ax[-1], 1e300],
+                         ax[rng.integers(0, n, 200)],  # exact ties with data
+                         np.nextafter(ax[rng.integers(0, n, 200)], 0.0),
+                         rng.uniform(0.0, ax[-1], 400),
+                         np.exp2(rng.uniform(-80, 1, 400))])
+    for t in ts:
+        assert rows._idx(*row, t) == np.searchsorted(ax, t, side="left"), t
+
+
+@pytest.mark.parametrize("grid", GRIDS)
+@pytest.mark.parametrize("kind", ["t3", "binades", "ties"])
+def test_cell_bound_never_exceeds_the_error(grid, kind):
+    x = _row(kind, 1500, 3)
+    rows, row, n, f = _made(x)
+    ax = np.abs(x) * f
+    lv = get_format(grid).magnitude_levels(4)
+    c = np.ascontiguousarray(lv.c, dtype=float)
+    th = np.ascontiguousarray(lv.theta, dtype=float)
+    rng = np.random.default_rng(4)
+    d0 = ax.max() / c[-1]
+    for _ in range(60):
+        d1 = d0 * np.exp2(rng.uniform(-6, 0.2))
+        d2 = d1 * (1.0 + rng.choice([1e-4, 1e-2, 0.1, 0.5]))
+        A, B, C, gap, nev = rows._cell(*row, c, th, d1, d2)
+        # every piece boundary in the cell and a fine grid: E's least value there
+        cuts = (ax[:, None] / th[None, :]).ravel()
+        ds = np.concatenate([np.linspace(d1, d2, 200), cuts[(cuts > d1) & (cuts < d2)]])
+        true_min = min(_error(ax, d, lv) for d in ds)
+        v = min(max(B / C, d1), d2) if C > 0 else d1
+        lb = A - 2 * B * v + C * v * v + gap
+        assert lb <= true_min * (1 + 1e-12) + 1e-300, (d1, d2, lb, true_min)
+        # a point: the bound is the error
+        A, B, C, gap, nev = rows._cell(*row, c, th, d1, d1)
+        assert gap == 0.0 and nev == 0
+        assert A - 2 * B * d1 + C * d1 * d1 == pytest.approx(_error(ax, d1, lv), rel=1e-12)
+
+
+def test_shrink_keeps_every_step_the_bound_allows():
+    from qerror.data import _rows
+    rng = np.random.default_rng(5)
+    for _ in range(2000):
+        C = rng.uniform(0.5, 2.0)
+        v = rng.uniform(0.5, 2.0)
+        B = C * v
+        floor = rng.uniform(0.0, 1.0)
+        A = floor + B * B / C  # the quadratic's minimum value is `floor` at D = v
+        gap = rng.uniform(0.0, 0.5)
+        U = floor + gap + rng.uniform(-0.1, 0.5)
+        d1 = rng.uniform(0.1, 2.0)
+        d2 = d1 + rng.uniform(0.0, 2.0)
+        r1, r2 = _rows._shrink(A, B, C, gap, U, d1, d2)
+        D = np.linspace(d1, d2, 501)
+        keep = A - 2 * B * D + C * D * D + gap <= U
+        if r2 < r1:
+            assert not keep.any()
+        else:
+            assert d1 <= r1 <= r2 <= d2
+            assert np.all((D[keep] >= r1) & (D[keep] <= r2))
