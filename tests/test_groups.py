@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from test_empirical import RTOL, _mse, brute_force
 
@@ -58,8 +58,9 @@ def group_arrays(draw):
 
 @needs_numba
 @settings(max_examples=60, deadline=None)
-@given(x=group_arrays(), bits=st.integers(2, 5), grid=st.sampled_from(GRIDS))
+@given(x=group_arrays(), bits=st.integers(1, 5), grid=st.sampled_from(GRIDS))
 def test_group_optimum_matches_brute_force(x, bits, grid):
+    assume(bits >= 2 or grid != "midtread")  # 1 bit: one level pair (no thresholds)
     res = optimal_alpha_data(x, bits, grid=grid, group_size=x.shape[1])
     assert res.alpha.shape == (x.shape[0], 1) and res.success.all()
     _check_rows(x, res.alpha, res.mse, bits, grid)
@@ -93,9 +94,10 @@ def test_long_rows_match_the_histogram_solver(grid, kind):
 @needs_numba
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), n=st.sampled_from([257, 700, 2500]),
-       bits=st.integers(2, 8), grid=st.sampled_from(GRIDS),
+       bits=st.integers(1, 8), grid=st.sampled_from(GRIDS),
        kind=st.sampled_from(["t3", "binades", "few", "halfzero", "uniform"]))
 def test_bucketed_rows_match_the_histogram_solver(seed, n, bits, grid, kind):
+    assume(bits >= 2 or grid != "midtread")
     """The bucketed row solver (bucket found from the float's bits, cells shrunk to
     where their bound can still reach the best) against the independent per-tensor
     histogram solver, on rows spread over many binades, with ties and zeros."""

@@ -39,9 +39,9 @@ def _row(kind, n, seed):
 
 def _made(x):
     from qerror.data import _rows
-    a, P1, P2, bst, srt, edges, n, nn, sn, qn, f = _rows._make_row(x, True, False, 1 << 14)
+    a, P1, P2, bst, srt, bk, n, nn, sn, qn, f = _rows._make_row(x, True, False, 1 << 14)
     assert srt.size > 1  # the bucketed path
-    return _rows, (a, P1, P2, bst, srt, edges), n, f
+    return _rows, (a, P1, P2, bst, srt, bk), n, f
 
 
 def _error(ax, d, lv):

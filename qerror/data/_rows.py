@@ -29,8 +29,6 @@ model's optimum (convex) is the root of :math:`\kappa\alpha N = \sum_{a>\alpha}
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ._kernels import HAVE_NUMBA, _nb, run_spans
@@ -44,7 +42,7 @@ _DIRECT = 256
 # initial cells: one per this many values
 _PER_CELL = 1024
 # Lloyd iterations for the upper bound
-_LLOYD = 3
+_LLOYD = 2
 # rows up to this length are sorted by numpy first; longer ones are bucketed
 _PRESORT = 256
 
@@ -52,10 +50,10 @@ _PRESORT = 256
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     _jit = _nb.njit(cache=True, nogil=True)
 
-    # A row is the tuple (a, P1, P2, bst, srt, edges): the magnitudes `a` grouped
-    # into buckets (bucket k is a[bst[k]:bst[k+1]], all its values in
-    # [edges[k], edges[k+1])), the prefix sums of a and a**2, and whether each bucket
-    # is sorted yet.  A bucket is sorted (and its inner prefix sums set) the first
+    # A row is the tuple (a, P1, P2, bst, srt, bk): the magnitudes `a` grouped
+    # into buckets (bucket k is a[bst[k]:bst[k+1]], all its values with the float64
+    # key max(bits >> (52 - m) - base, 0) = k, bk = (m, base)), the prefix sums of a
+    # and a**2, and whether each bucket is sorted yet.  A bucket is sorted (and its inner prefix sums set) the first
     # time a search or an index lands in it, so a row is never sorted in full.
 
     @_jit
@@ -87,7 +85,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return b + (1 if a[b] < t else 0)
 
     @_jit
-    def _sort_bucket(a, P1, P2, bst, srt, edges, k):
+    def _sort_bucket(a, P1, P2, bst, srt, bk, k):
         lo, hi = bst[k], bst[k + 1]
         if hi - lo > 1:
             _shellsort(a, lo, hi)
@@ -97,29 +95,27 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         srt[k] = True
 
     @_jit
-    def _idx(a, P1, P2, bst, srt, edges, t):
+    def _idx(a, P1, P2, bst, srt, bk, t):
         """Number of magnitudes below `t`."""
         nb = srt.size
         k = 0
         if nb > 1 and t > 0.0:
-            # the bucket of t from its exponent and top mantissa bits, as the keys of
-            # _make_row (edges[nb + 1] = m, edges[nb + 2] = the key of bucket 0)
-            mf, ex = math.frexp(t)
-            m = np.int64(edges[nb + 1])
-            k = (((np.int64(ex) + 1022) << m) + np.int64((2.0 * mf - 1.0) * (1 << m))
-                 - np.int64(edges[nb + 2]))
-            k = min(max(k, 0), nb - 1)  # edges[k] <= t < edges[k+1]
+            # the bucket of t from its exponent and top m mantissa bits, as the
+            # keys of _make_row (bk = (m, the key of bucket 0))
+            k = (np.int64(np.float64(t).view(np.uint64) >> np.uint64(52 - np.int64(bk[0])))
+                 - np.int64(bk[1]))
+            k = min(max(k, 0), nb - 1)
         if not srt[k]:
-            _sort_bucket(a, P1, P2, bst, srt, edges, k)
+            _sort_bucket(a, P1, P2, bst, srt, bk, k)
         return _bs(a, bst[k], bst[k + 1], t)
 
     @_jit
-    def _at(a, P1, P2, bst, srt, edges, i):
+    def _at(a, P1, P2, bst, srt, bk, i):
         """a[i], with its bucket sorted (so that the prefix sums at i, i+1 hold)."""
         if srt.size > 1:
             k = _bs(bst, 1, srt.size + 1, i + 1) - 1  # bst[k] <= i < bst[k+1]
             if not srt[k]:
-                _sort_bucket(a, P1, P2, bst, srt, edges, k)
+                _sort_bucket(a, P1, P2, bst, srt, bk, k)
         return a[i]
 
     @_jit
@@ -129,12 +125,6 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         squares of -x f over x < 0 (unsigned grid; count -1 if a value is NaN or
         infinite) and f.  `presorted`: `x` is sorted (|x| on signed grids)."""
         N = x.size
-        tmp = np.empty(N)
-        n = 0
-        nn = 0.0
-        sn = 0.0
-        qn = 0.0
-        imax = 0
         # scale by a power of two (exact) so that the largest magnitude is in [1, 2):
         # sums of squares neither underflow nor overflow
         big = 0.0
@@ -147,6 +137,28 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             f = 2.0 ** -np.floor(np.log2(big))
             if not big * f < 2.0:
                 f *= 0.5
+        # buckets: about four values each, on the float64 key (exponent and top
+        # m mantissa bits), 16 binades below the largest value (bucket 0 also holds
+        # everything smaller); bk = (m, the key of bucket 0)
+        nb = 1
+        if not presorted and N > 64:
+            while nb < N and nb < nbmax:
+                nb *= 2
+        m = 0
+        while (1 << (m + 4)) < nb:
+            m += 1
+        bst = np.zeros(nb + 1, dtype=np.int64)
+        base = 0
+        shift = np.uint64(52 - m)
+        if nb > 1 and big > 0.0 and big < np.inf:
+            base = np.int64(np.float64(big * f).view(np.uint64) >> shift) - (nb - 1)
+        tmp = np.empty(N)
+        tu = tmp.view(np.uint64)
+        keys = np.empty(N if nb > 1 else 0, dtype=np.int64)
+        n = 0
+        nn = 0.0
+        sn = 0.0
+        qn = 0.0
         for i in range(N):
             v = np.float64(x[i]) * f
             if not v - v == 0.0:
@@ -162,40 +174,24 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             else:
                 v = v + 0.0
             tmp[n] = v
-            if v >= tmp[imax]:
-                imax = n
+            if nb > 1:
+                k = max(np.int64(tu[n] >> shift) - base, 0)
+                keys[n] = k
+                bst[k + 1] += 1
             n += 1
         if n < 0:
             n = 0
             nn = -1.0
-        # buckets: about four values each, on the float64 key (exponent and top
-        # mantissa bits), 16 binades below the largest value (bucket 0 also holds
-        # everything smaller)
-        nb = 1
-        if not presorted and n > 64:
-            while nb < n and nb < nbmax:
-                nb *= 2
-        bst = np.empty(nb + 1, dtype=np.int64)
+            nb = 1
         srt = np.ones(nb, dtype=np.bool_)
-        eint = np.empty(nb + 3, dtype=np.int64)
-        edges = eint.view(np.float64)
+        bk = np.empty(2)
+        bk[0] = np.float64(m)
+        bk[1] = np.float64(base)
         if nb == 1:
             a = tmp[:n]
+            bst = bst[:2]
             bst[0], bst[1] = 0, n
-            edges[0], edges[1] = 0.0, np.inf
         else:
-            m = 0
-            while (1 << (m + 4)) < nb:
-                m += 1
-            shift = np.uint64(52 - m)
-            tu = tmp.view(np.uint64)
-            base = np.int64(tu[imax] >> shift) - (nb - 1)
-            keys = np.empty(n, dtype=np.int64)
-            bst[:] = 0
-            for i in range(n):
-                k = max(np.int64(tu[i] >> shift) - base, 0)
-                keys[i] = k
-                bst[k + 1] += 1
             for k in range(nb):
                 bst[k + 1] += bst[k]
                 srt[k] = bst[k + 1] - bst[k] <= 1
@@ -205,12 +201,6 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 k = keys[i]
                 a[fill[k]] = tmp[i]
                 fill[k] += 1
-            for k in range(nb + 1):
-                eint[k] = (base + k) << np.int64(52 - m)
-            edges[0] = 0.0
-            edges[nb] = np.inf
-            edges[nb + 1] = np.float64(m)
-            edges[nb + 2] = np.float64(base)
         P1 = np.empty(n + 1)
         P2 = np.empty(n + 1)
         P1[0] = 0.0
@@ -218,7 +208,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         for i in range(n):
             P1[i + 1] = P1[i] + a[i]
             P2[i + 1] = P2[i] + a[i] * a[i]
-        return a, P1, P2, bst, srt, edges, n, nn, sn, qn, f
+        return a, P1, P2, bst, srt, bk, n, nn, sn, qn, f
 
     @_jit
     def _sqd(P1, P2, i, j, p):
@@ -229,7 +219,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return v if v > 0.0 else 0.0
 
     @_jit
-    def _cell(a, P1, P2, bst, srt, edges, c, th, d1, d2):
+    def _cell(a, P1, P2, bst, srt, bk, c, th, d1, d2):
         """On the cell of steps [d1, d2]: (A, B, C) of the values whose level is the
         same for every step of the cell, the lower bound of the others' error (their
         distance to the nearest reachable level) and the number of level changes.
@@ -243,13 +233,13 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         nev = 0
         s = 0
         for k in range(K + 1):
-            e = _idx(a, P1, P2, bst, srt, edges, th[k] * d1) if k < K else n
+            e = _idx(a, P1, P2, bst, srt, bk, th[k] * d1) if k < K else n
             if e > s:
                 A += P2[e] - P2[s]
                 B += c[k] * (P1[e] - P1[s])
                 C += c[k] * c[k] * (e - s)
             if k < K:
-                s_next = _idx(a, P1, P2, bst, srt, edges, th[k] * d2) if d2 > d1 else e
+                s_next = _idx(a, P1, P2, bst, srt, bk, th[k] * d2) if d2 > d1 else e
                 if s_next > e:
                     nev += s_next - e
                     p = c[k] * d2
@@ -260,11 +250,11 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                         mid = 0.5 * (p + q)
                         j1 = e
                         if p > th[k] * d1:
-                            j1 = min(max(_idx(a, P1, P2, bst, srt, edges, p), e), s_next)
-                        j2 = min(max(_idx(a, P1, P2, bst, srt, edges, mid), j1), s_next)
+                            j1 = min(max(_idx(a, P1, P2, bst, srt, bk, p), e), s_next)
+                        j2 = min(max(_idx(a, P1, P2, bst, srt, bk, mid), j1), s_next)
                         j3 = s_next
                         if q < th[k] * d2:
-                            j3 = min(max(_idx(a, P1, P2, bst, srt, edges, q), j2), s_next)
+                            j3 = min(max(_idx(a, P1, P2, bst, srt, bk, q), j2), s_next)
                         gap += _sqd(P1, P2, j1, j2, p) + _sqd(P1, P2, j2, j3, q)
                 s = s_next
         return A, B, C, gap, nev
@@ -310,7 +300,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 cc[j] = vc
 
     @_jit
-    def _sweep(a, P1, P2, bst, srt, edges, c, th, d1, d2, A0, Bn, Cn, nev, best,
+    def _sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, nev, best,
                bestd):
         """Every piece of E on [d1, d2], exactly; returns the better of (best, bestd)
         and the cell's best piece."""
@@ -323,13 +313,13 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         C = Cn
         s = 0
         for k in range(K + 1):
-            e = _idx(a, P1, P2, bst, srt, edges, th[k] * d1) if k < K else n
+            e = _idx(a, P1, P2, bst, srt, bk, th[k] * d1) if k < K else n
             if e > s:
                 B += c[k] * (P1[e] - P1[s])
                 C += c[k] * c[k] * (e - s)
             if k < K:
                 pos[k] = e
-                end[k] = _idx(a, P1, P2, bst, srt, edges, th[k] * d2)
+                end[k] = _idx(a, P1, P2, bst, srt, bk, th[k] * d2)
             s = e
         lo = d1
         if K <= 16:
@@ -342,7 +332,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                         b1 = _bs(bst, 1, nb + 1, end[k]) - 1
                         for b in range(b0, b1 + 1):
                             if not srt[b]:
-                                _sort_bucket(a, P1, P2, bst, srt, edges, b)
+                                _sort_bucket(a, P1, P2, bst, srt, bk, b)
             head = np.empty(K)
             db = np.empty(K)
             dq = np.empty(K)
@@ -414,15 +404,15 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return best, bestd
 
     @_jit
-    def _error_at(a, P1, P2, bst, srt, edges, c, th, A0, Bn, Cn, d):
+    def _error_at(a, P1, P2, bst, srt, bk, c, th, A0, Bn, Cn, d):
         """N E at the step d and the step of Lloyd's update B / C from it."""
-        _, B, C, _, _ = _cell(a, P1, P2, bst, srt, edges, c, th, d, d)
+        _, B, C, _, _ = _cell(a, P1, P2, bst, srt, bk, c, th, d, d)
         B += Bn
         C += Cn
         return A0 - 2.0 * B * d + C * d * d, B / C if C > 0.0 else d
 
     @_jit
-    def _bracket(a, P1, P2, bst, srt, edges, c, th, A0, Bn, Cn, nn, sn, qn, margin,
+    def _bracket(a, P1, P2, bst, srt, bk, c, th, A0, Bn, Cn, nn, sn, qn, margin,
                  afac):
         """Lloyd's upper bound (best error, its step) and the bracket of steps
         outside which the error provably exceeds it."""
@@ -430,37 +420,36 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         K = th.size
         c0 = c[0]
         cK = c[K]
-        amax = _at(a, P1, P2, bst, srt, edges, n - 1)
+        amax = _at(a, P1, P2, bst, srt, bk, n - 1)
         # 1. Lloyd's iteration from the ACIQ model's optimum (a step near the
-        # optimum in practice: the clipping and rounding terms balanced), against
-        # no clipping at all (alpha = max|x|)
-        best, _ = _error_at(a, P1, P2, bst, srt, edges, c, th, A0, Bn, Cn, amax / cK)
+        # optimum in practice: the clipping and rounding terms balanced)
+        best = np.inf
         bestd = amax / cK
-        d = _aciq_row(a, P1, P2, bst, srt, edges, 1.0 / (12.0 * afac * afac),
+        d = _aciq_row(a, P1, P2, bst, srt, bk, 1.0 / (12.0 * afac * afac),
                       np.float64(n)) / afac
         if not (d > 0.0 and d < bestd):
             d = bestd
         for _ in range(_LLOYD):
-            val, dn = _error_at(a, P1, P2, bst, srt, edges, c, th, A0, Bn, Cn, d)
+            val, dn = _error_at(a, P1, P2, bst, srt, bk, c, th, A0, Bn, Cn, d)
             if val < best:
                 best = val
                 bestd = d
-            if abs(dn - d) <= 1e-15 * d:
-                break
+            if not dn > 0.0 or abs(dn - d) <= 1e-15 * d:
+                break  # converged, or the update leaves the steps (unsigned grid)
             d = dn
         U = best + margin
         # 2a. lower end: the clipping error alone, sum_{a > cK D} (a - cK D)^2 > U
         dlo = amax * 2.0**-60
-        if _sqd(P1, P2, 1, n, _at(a, P1, P2, bst, srt, edges, 0)) > U:
+        if _sqd(P1, P2, 1, n, _at(a, P1, P2, bst, srt, bk, 0)) > U:
             lo, hi = 0, n - 1  # T(a_lo / cK) > U >= T(a_hi / cK)
             while hi - lo > 1:
                 mid = (lo + hi) >> 1
-                if _sqd(P1, P2, mid + 1, n, _at(a, P1, P2, bst, srt, edges, mid)) > U:
+                if _sqd(P1, P2, mid + 1, n, _at(a, P1, P2, bst, srt, bk, mid)) > U:
                     lo = mid
                 else:
                     hi = mid
-            a_lo = _at(a, P1, P2, bst, srt, edges, lo)
-            a_hi = _at(a, P1, P2, bst, srt, edges, lo + 1)
+            a_lo = _at(a, P1, P2, bst, srt, bk, lo)
+            a_hi = _at(a, P1, P2, bst, srt, bk, lo + 1)
             cnt = n - lo - 1
             S = P1[n] - P1[lo + 1]
             Q = P2[n] - P2[lo + 1]
@@ -475,22 +464,22 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 lo, hi = -1, n - 1  # P2[lo + 1] + qn <= U < P2[hi + 1] + qn
                 while hi - lo > 1:
                     mid = (lo + hi) >> 1
-                    _at(a, P1, P2, bst, srt, edges, mid)
+                    _at(a, P1, P2, bst, srt, bk, mid)
                     if P2[mid + 1] + qn > U:
                         hi = mid
                     else:
                         lo = mid
-                dhi = _at(a, P1, P2, bst, srt, edges, hi) / t0 * (1.0 + 1e-9)
+                dhi = _at(a, P1, P2, bst, srt, bk, hi) / t0 * (1.0 + 1e-9)
         else:
             # L(x = c0 D) = sum_{a < x} (x - a)^2 + qn + 2 x sn + x^2 nn, increasing
-            a0 = _at(a, P1, P2, bst, srt, edges, 0)
+            a0 = _at(a, P1, P2, bst, srt, bk, 0)
             lo, hi = 0, n  # L(a_lo) <= U < L(a_hi)
             if qn + 2.0 * a0 * sn + a0 * a0 * nn > U:
                 hi = 0
             else:
                 while hi - lo > 1:
                     mid = (lo + hi) >> 1
-                    x = _at(a, P1, P2, bst, srt, edges, mid)
+                    x = _at(a, P1, P2, bst, srt, bk, mid)
                     L = _sqd(P1, P2, 0, mid, x) + qn + 2.0 * x * sn + x * x * nn
                     if L > U:
                         hi = mid
@@ -502,22 +491,27 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             Q = P2[hi] + qn
             xr = (S + np.sqrt(max(S * S - cnt * (Q - U), 0.0))) / cnt
             if hi < n:
-                xr = min(xr, _at(a, P1, P2, bst, srt, edges, hi))
+                xr = min(xr, _at(a, P1, P2, bst, srt, bk, hi))
             dhi = xr / c0 * (1.0 + 1e-9)
         return best, bestd, min(dlo, bestd), max(dhi, bestd)
 
     @_jit
-    def _exact_row(a, P1, P2, bst, srt, edges, c, th, A0, Bn, Cn, nn, sn, qn, margin,
+    def _exact_row(a, P1, P2, bst, srt, bk, c, th, A0, Bn, Cn, nn, sn, qn, margin,
                    afac):
         """The step minimising N*E for one row (see the module docstring) and the
         number of pieces enumerated."""
-        best, bestd, dlo, dhi = _bracket(a, P1, P2, bst, srt, edges, c, th, A0, Bn, Cn,
+        if th.size == 0:  # one magnitude level (1-bit midrise): one quadratic
+            n = P1.size - 1
+            B = c[0] * P1[n] + Bn
+            C = c[0] * c[0] * n + Cn
+            return B / C, 1
+        best, bestd, dlo, dhi = _bracket(a, P1, P2, bst, srt, bk, c, th, A0, Bn, Cn,
                                          nn, sn, qn, margin, afac)
         pieces = 0
         # 3. branch and bound on [dlo, dhi]
         n = P1.size - 1
         if n <= _DIRECT:
-            best, bestd = _sweep(a, P1, P2, bst, srt, edges, c, th, dlo, dhi, A0, Bn,
+            best, bestd = _sweep(a, P1, P2, bst, srt, bk, c, th, dlo, dhi, A0, Bn,
                                  Cn, n * th.size, best, bestd)
             return bestd, 0
         ncell = min(max(n // _PER_CELL, 1), 64)
@@ -534,7 +528,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             top -= 1
             d1 = s1[top]
             d2 = s2[top]
-            A, B, C, gap, nev = _cell(a, P1, P2, bst, srt, edges, c, th, d1, d2)
+            A, B, C, gap, nev = _cell(a, P1, P2, bst, srt, bk, c, th, d1, d2)
             A += qn
             B += Bn
             C += Cn
@@ -550,7 +544,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 continue
             d1, d2 = r1, r2
             if nev <= _SWEEP or d2 <= d1 * (1.0 + 1e-12):
-                best, bestd = _sweep(a, P1, P2, bst, srt, edges, c, th, d1, d2, A0, Bn,
+                best, bestd = _sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn,
                                      Cn, nev, best, bestd)
                 pieces += nev + 1
                 continue
@@ -568,20 +562,20 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return bestd, pieces
 
     @_jit
-    def _aciq_row(a, P1, P2, bst, srt, edges, kappa, N):
+    def _aciq_row(a, P1, P2, bst, srt, bk, kappa, N):
         """Root of kappa alpha N = sum_{a > alpha} (a - alpha)."""
         n = P1.size - 1
         # g(a_i) = kappa N a_i - (sum_{j > i} a_j - a_i (n - 1 - i)), increasing in i
         lo, hi = -1, n - 1  # g(a_lo) < 0 <= g(a_hi)
         while hi - lo > 1:
             mid = (lo + hi) >> 1
-            am = _at(a, P1, P2, bst, srt, edges, mid)
+            am = _at(a, P1, P2, bst, srt, bk, mid)
             g = kappa * N * am - ((P1[n] - P1[mid + 1]) - am * (n - 1 - mid))
             if g >= 0.0:
                 hi = mid
             else:
                 lo = mid
-        _at(a, P1, P2, bst, srt, edges, hi)
+        _at(a, P1, P2, bst, srt, bk, hi)
         # alpha in [a_lo, a_hi]: the values a_hi.. are above it
         return (P1[n] - P1[hi]) / (kappa * N + (n - hi))
 
@@ -593,39 +587,63 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         kappa = 1.0 / (12.0 * afac * afac)
         c0 = c[0]
         for r in range(r0, r1):
-            a, P1, P2, bst, srt, edges, n, nn, sn, qn, f = _make_row(X[r], signed,
+            a, P1, P2, bst, srt, bk, n, nn, sn, qn, f = _make_row(X[r], signed,
                                                                      presorted, 1 << 14)
             if nn < 0.0:
                 bad[r] = True
                 continue
-            if n == 0 or not _at(a, P1, P2, bst, srt, edges, n - 1) > 0.0:
+            if n == 0 or not _at(a, P1, P2, bst, srt, bk, n - 1) > 0.0:
                 continue
             valid[r] = True
             if exact:
                 A0 = P2[n] + qn
-                d, npieces[r] = _exact_row(a, P1, P2, bst, srt, edges, c, th, A0,
+                d, npieces[r] = _exact_row(a, P1, P2, bst, srt, bk, c, th, A0,
                                            -c0 * sn, c0 * c0 * nn, nn, sn, qn,
                                            margin_rel * A0, afac)
                 al = afac * d
                 top = c[K] * d
                 # the error at the optimum, value by value: every bucket that holds a
                 # threshold is sorted, the others lie at one level
-                for k in range(K):
-                    _idx(a, P1, P2, bst, srt, edges, th[k] * d)
                 neg = qn + 2.0 * c0 * d * sn + c0 * c0 * d * d * nn
                 s = neg
                 t = neg
-                k = 0
-                for i in range(n):
+                i0 = 0
+                for k in range(K + 1):
+                    i1 = _idx(a, P1, P2, bst, srt, bk, th[k] * d) if k < K else n
+                    L = c[k] * d
+                    # four partial sums: no rounding chain through every value
+                    s0 = 0.0
+                    s1 = 0.0
+                    s2 = 0.0
+                    s3 = 0.0
+                    i = i0
+                    while i + 4 <= i1:
+                        e0 = a[i] - L
+                        e1 = a[i + 1] - L
+                        e2 = a[i + 2] - L
+                        e3 = a[i + 3] - L
+                        s0 += e0 * e0
+                        s1 += e1 * e1
+                        s2 += e2 * e2
+                        s3 += e3 * e3
+                        i += 4
+                    while i < i1:
+                        e0 = a[i] - L
+                        s0 += e0 * e0
+                        i += 1
+                    s += (s0 + s1) + (s2 + s3)
+                    i0 = i1
+                # the truncation part: the values above alpha (at or above the
+                # highest threshold on every grid)
+                j0 = 0
+                if K > 0 and al >= th[K - 1] * d:
+                    j0 = _idx(a, P1, P2, bst, srt, bk, th[K - 1] * d)
+                for i in range(j0, n):
                     v = a[i]
-                    while k < K and v >= th[k] * d:
-                        k += 1
-                    e = v - c[k] * d
-                    s += e * e
                     if v > al:
                         t += (v - top) * (v - top)
             else:
-                al = _aciq_row(a, P1, P2, bst, srt, edges, kappa, np.float64(N))
+                al = _aciq_row(a, P1, P2, bst, srt, bk, kappa, np.float64(N))
                 t = qn
                 for i in range(n):
                     if a[i] > al:
