@@ -4,27 +4,35 @@ Private to :mod:`qerror.data.solver`.  One row per thread (``numba.prange``); a 
 work is independent of every other row's, so a group solved in a batch gives the same
 optimum as the group solved alone.
 
-For each row the magnitudes are sorted (a bucket sort on the float64 key, then
-insertion sort inside the buckets) and prefix sums of :math:`a`, :math:`a^2` give the
-error on any set of levels in :math:`O(K \log n)`.  Then, with :math:`N E(\Delta) =
-A - 2B\Delta + C\Delta^2` on each piece (see :mod:`qerror.data.solver`):
+For each row the magnitudes are grouped into buckets by their float64 key (exponent
+and top mantissa bits, so a value's bucket is computed, not searched), a bucket is
+sorted the first time a search lands in it, and prefix sums of :math:`a`, :math:`a^2`
+give the error on any set of levels in :math:`O(K)` searches.  Then, with
+:math:`N E(\Delta) = A - 2B\Delta + C\Delta^2` on each piece (see
+:mod:`qerror.data.solver`):
 
-1. an upper bound :math:`U`: Lloyd's iteration :math:`\Delta \leftarrow B/C` from
-   :math:`\alpha = \max|x|` (each step lowers :math:`E`);
+1. an upper bound :math:`U`: Lloyd's iteration :math:`\Delta \leftarrow B/C` (each
+   step lowers :math:`E`) from the ACIQ model's optimum on the row, which is near the
+   exact one in practice;
 2. a bracket: the clipping error alone, :math:`\sum_{a > c_K\Delta}(a - c_K\Delta)^2`,
    falls with :math:`\Delta` and exceeds :math:`U` below :math:`\Delta_{lo}`; the error
    of the values below the lowest level (or rounding to a zero level) rises with
    :math:`\Delta` and exceeds :math:`U` above :math:`\Delta_{hi}`;
-3. branch and bound on :math:`[\Delta_{lo}, \Delta_{hi}]`: on a cell
-   :math:`[D_1, D_2]` the values whose level cannot change give an exact quadratic,
-   minimised over the cell, and every value a threshold sweeps is at least its
-   distance to the nearest interval :math:`[c_k D_1, c_k D_2]`; cells whose bound
-   exceeds the best error found are discarded, the others split until they hold few
-   level changes, and those are enumerated exactly (every piece's vertex).
+3. rows of at most ``_DIRECT`` values: every piece in the bracket is enumerated
+   (merging the :math:`K` sorted runs of level changes :math:`a_i/\theta_k`);
+   longer rows: branch and bound on :math:`[\Delta_{lo}, \Delta_{hi}]`.  On a cell
+   :math:`[D_1, D_2]` the values whose level cannot change give an exact quadratic
+   and every value a threshold sweeps is at least its distance to the nearest interval
+   :math:`[c_k D_1, c_k D_2]` (``gap``).  A cell whose bound exceeds the best error is
+   discarded; otherwise it is shrunk to the steps where quadratic + gap can still
+   reach the best (between the quadratic's roots) and, if still holding more than
+   ``_SWEEP`` level changes, split; the rest are enumerated exactly (every piece's
+   vertex).  A piece whose quadratic's minimum cannot beat the best is skipped
+   without locating it.
 
-The error at the optimum is then summed value by value (no cancellation).  The ACIQ
-model's optimum (convex) is the root of :math:`\kappa\alpha N = \sum_{a>\alpha}
-(a-\alpha)` found on the sorted values.
+The error at the optimum is then summed value by value, level by level (no
+cancellation).  The ACIQ model's optimum (convex) is the root of
+:math:`\kappa\alpha N = \sum_{a>\alpha}(a-\alpha)` found on the sorted values.
 """
 
 from __future__ import annotations
@@ -303,7 +311,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     def _sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, nev, best,
                bestd):
         """Every piece of E on [d1, d2], exactly; returns the better of (best, bestd)
-        and the cell's best piece."""
+        and the cell's best piece, and the number of pieces."""
         K = th.size
         n = P1.size - 1
         pos = np.empty(K, dtype=np.int64)
@@ -377,7 +385,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 pos[kb] += 1
                 head[kb] = a[pos[kb]] * ith[kb] if pos[kb] < end[kb] else np.inf
                 lo = max(vb, lo)
-            return best, bestd
+            return best, bestd, left + 1
         ed = np.empty(nev)
         eb = np.empty(nev)
         ec = np.empty(nev)
@@ -401,7 +409,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 B += eb[j]
                 C += ec[j]
                 lo = hi
-        return best, bestd
+        return best, bestd, m + 1
 
     @_jit
     def _error_at(a, P1, P2, bst, srt, bk, c, th, A0, Bn, Cn, d):
@@ -511,9 +519,9 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         # 3. branch and bound on [dlo, dhi]
         n = P1.size - 1
         if n <= _DIRECT:
-            best, bestd = _sweep(a, P1, P2, bst, srt, bk, c, th, dlo, dhi, A0, Bn,
-                                 Cn, n * th.size, best, bestd)
-            return bestd, 0
+            best, bestd, pieces = _sweep(a, P1, P2, bst, srt, bk, c, th, dlo, dhi, A0,
+                                         Bn, Cn, n * th.size, best, bestd)
+            return bestd, pieces
         ncell = min(max(n // _PER_CELL, 1), 64)
         ratio = dhi / dlo
         cap = 2 * ncell + 128
@@ -544,9 +552,9 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 continue
             d1, d2 = r1, r2
             if nev <= _SWEEP or d2 <= d1 * (1.0 + 1e-12):
-                best, bestd = _sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn,
-                                     Cn, nev, best, bestd)
-                pieces += nev + 1
+                best, bestd, swept = _sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2,
+                                            A0, Bn, Cn, nev, best, bestd)
+                pieces += swept
                 continue
             if top + 2 > cap:
                 cap *= 2
