@@ -39,10 +39,9 @@ def register(subparsers) -> None:
             "of the max-abs, ACIQ Gaussian/Laplace fit and OCTAV choices.  Tensors "
             "are read one at a time (memory-mapped where the format allows)."
         ),
-        epilog=("bfloat16/float8 tensors are converted to float32 exactly; .onnx needs "
-                "the 'onnx' package, .pt/.pth needs torch (loaded with "
-                "weights_only=True).  Exit status 1 if the file or any tensor cannot be "
-                "read or analysed, 2 for bad arguments."),
+        epilog=("bfloat16/float8 tensors are converted to float32 exactly; .pt/.pth "
+                "needs torch (loaded with weights_only=True).  Exit status 1 if the "
+                "file or any tensor cannot be read or analysed, 2 for bad arguments."),
     )
     p.add_argument("file", metavar="FILE", help=f"{_EXTS} file")
     p.add_argument("--bits", type=int, default=4, help="bit-width (default 4)")
