@@ -238,10 +238,28 @@ class _Csv:
 
 
 # ------------------------------------------------------------------------- command
+class _NoBar:
+    """What the loop asks of a progress bar, doing nothing (tqdm is not imported)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def set_description_str(self, *args, **kwargs) -> None:
+        pass
+
+    def update(self, n) -> None:
+        pass
+
+
 def _progress_bar(total: int, enabled: bool):
+    if not enabled:
+        return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(total=total, disable=not enabled, file=sys.stderr, unit="value",
+    return tqdm(total=total, file=sys.stderr, unit="value",
                 unit_scale=True, dynamic_ncols=True,
                 bar_format="{percentage:5.1f}%|{bar}| {n_fmt}/{total_fmt} values "
                            "[{elapsed}<{remaining}] {desc}")

@@ -12,7 +12,7 @@ Only the fields that locate tensors are parsed (``ModelProto.graph`` ->
 ``GraphProto.initializer`` and ``node`` -> ``NodeProto.attribute`` ->
 ``TensorProto``), from a read-only memory map of the file: raw data stays in the
 file until a tensor is read, and an aligned little-endian ``raw_data`` tensor comes
-back memory-mapped.  Every ONNX element type of real numbers is read: float32/64,
+back memory-mapped (an unaligned one is copied; every array returned is read-only).  Every ONNX element type of real numbers is read: float32/64,
 float16, bfloat16, the 8-bit floats (E4M3FN, E4M3FNUZ, E5M2, E5M2FNUZ, E8M0), FP6 and
 FP4 (converted to float32 exactly), the integer types, 4- and 2-bit integers
 (to int8) and bool, from ``raw_data``, from the typed fields (``float_data``,
@@ -384,6 +384,9 @@ class OnnxReader(Reader):
             arr = tensor.decode(self._buf, self._dir)
         except (_Bad, WireError) as exc:
             raise TensorError(self.path, name, str(exc)) from None
+        if arr.flags.writeable:       # read-only, mapped or not: one kind of array
+            arr = arr.view()
+            arr.flags.writeable = False
         return check_real(arr, self.path, name)
 
     def close(self) -> None:
