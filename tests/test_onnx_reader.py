@@ -286,8 +286,8 @@ def test_raw_data_aligned_and_mapped_or_copied(tmp_path):
     mapped = [_is_memmap(a) for a in got]
     assert any(mapped) and not all(mapped)
     assert all(a.flags.aligned and not (m and a.flags.writeable)
-               for a, m in zip(got, mapped))
-    for a, t in zip(got, inits):
+               for a, m in zip(got, mapped, strict=True))
+    for a, t in zip(got, inits, strict=True):
         assert _same(a, numpy_helper.to_array(t))
 
 

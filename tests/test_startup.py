@@ -90,7 +90,7 @@ def test_kernels_see_one_array_type():
     base = int(kernels.keys(np.array([1e-30]), 52 - m)[0])
     h1 = kernels.histogram(x, m, base, nbins, True)
     h2 = kernels.histogram(ro, m, base, nbins, True)
-    for a, b in zip(h1, h2):
+    for a, b in zip(h1, h2, strict=True):
         np.testing.assert_array_equal(a, b)
     assert x.flags.writeable                       # the caller's array is untouched
     sigs = kernels._hist_signed32_nb.signatures

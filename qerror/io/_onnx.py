@@ -12,12 +12,13 @@ Only the fields that locate tensors are parsed (``ModelProto.graph`` ->
 ``GraphProto.initializer`` and ``node`` -> ``NodeProto.attribute`` ->
 ``TensorProto``), from a read-only memory map of the file: raw data stays in the
 file until a tensor is read, and an aligned little-endian ``raw_data`` tensor comes
-back memory-mapped (an unaligned one is copied; every array returned is read-only).  Every ONNX element type of real numbers is read: float32/64,
-float16, bfloat16, the 8-bit floats (E4M3FN, E4M3FNUZ, E5M2, E5M2FNUZ, E8M0), FP6 and
-FP4 (converted to float32 exactly), the integer types, 4- and 2-bit integers
-(to int8) and bool, from ``raw_data``, from the typed fields (``float_data``,
-``int32_data``, ``int64_data``, ``double_data``, ``uint64_data``) or from external
-data, as ``onnx.numpy_helper.to_array`` defines them (the tests compare bit for bit).
+back memory-mapped (an unaligned one is copied; every array returned is read-only).
+Every ONNX element type of real numbers is read: float32/64, float16, bfloat16, the
+8-bit floats (E4M3FN, E4M3FNUZ, E5M2, E5M2FNUZ, E8M0), FP6 and FP4 (converted to
+float32 exactly), the integer types, 4- and 2-bit integers (to int8) and bool, from
+``raw_data``, from the typed fields (``float_data``, ``int32_data``, ``int64_data``,
+``double_data``, ``uint64_data``) or from external data, as
+``onnx.numpy_helper.to_array`` defines them (the tests compare bit for bit).
 
 Reading the file this way takes milliseconds, where ``import onnx`` alone takes
 0.6-0.8 s (it loads ml_dtypes and protobuf), most of ``qerror analyze``'s start-up on
@@ -41,8 +42,17 @@ from ._base import (
     check_real,
     minifloat_to_f32,
 )
-from ._protobuf import LEN, VARINT, WireError, fields, fixed, float32, signed64, text, \
-    varints
+from ._protobuf import (
+    LEN,
+    VARINT,
+    WireError,
+    fields,
+    fixed,
+    float32,
+    signed64,
+    text,
+    varints,
+)
 
 __all__ = ["OnnxReader", "DATA_TYPES"]
 
