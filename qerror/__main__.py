@@ -2,7 +2,7 @@
 
 import sys
 
-from qerror.cli import main
+from qerror.cli import script
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script())

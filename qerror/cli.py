@@ -12,6 +12,7 @@ with status 130, both without a traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -73,5 +74,20 @@ def main(argv=None) -> int:
     return code
 
 
+def script(argv=None) -> int:
+    """The ``qerror`` script and ``python -m qerror``: :func:`main`, then nothing for
+    the cyclic garbage collector to do at interpreter exit (:func:`gc.freeze`).
+
+    The process ends next; after numba has loaded its compiled kernels, the final
+    collection walks every object of numba, llvmlite and scipy and took 0.1-0.2 s of
+    a 1.5 s ``qerror analyze``.  Objects are still released and files flushed as
+    usual; only unreachable cycles are left to the operating system.  Call
+    :func:`main` to run the command line inside a longer-lived process.
+    """
+    code = main(argv)
+    gc.freeze()
+    return code
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(script())

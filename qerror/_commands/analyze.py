@@ -39,10 +39,9 @@ def register(subparsers) -> None:
             "of the max-abs, ACIQ Gaussian/Laplace fit and OCTAV choices.  Tensors "
             "are read one at a time (memory-mapped where the format allows)."
         ),
-        epilog=("bfloat16/float8 tensors are converted to float32 exactly; .onnx needs "
-                "the 'onnx' package, .pt/.pth needs torch (loaded with "
-                "weights_only=True).  Exit status 1 if the file or any tensor cannot be "
-                "read or analysed, 2 for bad arguments."),
+        epilog=("bfloat16/float8 tensors are converted to float32 exactly; .pt/.pth "
+                "needs torch (loaded with weights_only=True).  Exit status 1 if the "
+                "file or any tensor cannot be read or analysed, 2 for bad arguments."),
     )
     p.add_argument("file", metavar="FILE", help=f"{_EXTS} file")
     p.add_argument("--bits", type=int, default=4, help="bit-width (default 4)")
@@ -239,10 +238,28 @@ class _Csv:
 
 
 # ------------------------------------------------------------------------- command
+class _NoBar:
+    """What the loop asks of a progress bar, doing nothing (tqdm is not imported)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def set_description_str(self, *args, **kwargs) -> None:
+        pass
+
+    def update(self, n) -> None:
+        pass
+
+
 def _progress_bar(total: int, enabled: bool):
+    if not enabled:
+        return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(total=total, disable=not enabled, file=sys.stderr, unit="value",
+    return tqdm(total=total, file=sys.stderr, unit="value",
                 unit_scale=True, dynamic_ncols=True,
                 bar_format="{percentage:5.1f}%|{bar}| {n_fmt}/{total_fmt} values "
                            "[{elapsed}<{remaining}] {desc}")

@@ -292,11 +292,17 @@ def run_spans(fn, count: int, cost: int, split: int = 4) -> None:
 
 
 def _native(x: np.ndarray) -> np.ndarray:
-    """A contiguous 1-d float32/float64 array that the kernels accept."""
+    """A contiguous 1-d float32/float64 array that the kernels accept, read-only: numba
+    compiles (and loads from its cache) one version per read-only flag, so writeable
+    and memory-mapped inputs would otherwise need two."""
     x = np.ravel(x)
     if x.dtype not in (np.float32, np.float64):
         x = x.astype(np.float64)
-    return np.ascontiguousarray(x)
+    x = np.ascontiguousarray(x)
+    if x.flags.writeable:
+        x = x.view()
+        x.flags.writeable = False
+    return x
 
 
 def backend(use_numba: bool | None = None) -> str:

@@ -7,9 +7,9 @@ ONNX and PyTorch state dicts.
 
 Every reader streams: the file's directory (names, shapes, dtypes) is read first and
 each tensor's data only when it is asked for, memory-mapped where the format allows
-(``.npy``, stored ``.npz`` members, ``.safetensors``, zip-format ``.pt``), so the peak
-memory is about the largest tensor, not the file.  ONNX is the exception: protobuf
-parses the whole model (see :mod:`qerror.io._onnx`).
+(``.npy``, stored ``.npz`` members, ``.safetensors``, ONNX, zip-format ``.pt``), so the
+peak memory is about the largest tensor, not the file.  ONNX files are read by
+qerror's own protobuf reader (:mod:`qerror.io._onnx`), without the ``onnx`` package.
 
 Tensors come back as numpy arrays of a bool, integer or real floating dtype;
 bfloat16 and float8 tensors are converted to float32 exactly.  Nothing is ever
@@ -18,8 +18,8 @@ with ``weights_only=True``.  A file that cannot be read raises
 :class:`TensorFileError`, one tensor that cannot be read :class:`TensorError` (a
 subclass), both with a one-line message naming the file (and tensor) and the reason.
 
-Optional packages: ``onnx`` for ONNX (``pip install qerror[onnx]``), ``torch`` for
-``.pt``/``.pth``; ``.npy``, ``.npz`` and ``.safetensors`` need numpy alone.
+Optional package: ``torch`` for ``.pt``/``.pth``; every other format needs numpy
+alone.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["TensorFileError", "TensorError", "TensorInfo", "Reader", "bf16_to_f32",
-           "fp8_to_f32", "check_real", "first_line"]
+           "fp8_to_f32", "minifloat_to_f32", "MINIFLOATS", "check_real",
+           "first_line"]
 
 
 class TensorFileError(ValueError):
@@ -118,27 +119,59 @@ def bf16_to_f32(bits16: np.ndarray) -> np.ndarray:
     return out.view(np.float32)
 
 
-def _fp8_table(exp_bits: int, man_bits: int, bias: int, ieee: bool) -> np.ndarray:
-    """Value of each of the 256 bit patterns of an 8-bit float, as float32."""
-    table = np.empty(256, dtype=np.float32)
-    top = (1 << exp_bits) - 1
-    for b in range(256):
-        sign = -1.0 if b & 0x80 else 1.0
-        e = (b >> man_bits) & top
-        m = b & ((1 << man_bits) - 1)
-        if ieee and e == top:                       # E5M2: IEEE inf / NaN
+#: narrow float formats numpy lacks: name -> (exponent bits, mantissa bits, bias,
+#: special values).  Specials: "ieee" (top exponent: inf and NaN), "fn" (no inf; only
+#: S.1111.111 is NaN), "fnuz" (no inf, no -0: the pattern of -0 is the one NaN),
+#: "e8m0" (no sign, no mantissa: 2**(e - 127), all ones NaN), None (every pattern a
+#: finite number).  The names are ml_dtypes'; the OCP and ONNX specifications define
+#: the formats.
+MINIFLOATS = {
+    "float8_e4m3fn": (4, 3, 7, "fn"),
+    "float8_e4m3fnuz": (4, 3, 8, "fnuz"),
+    "float8_e5m2": (5, 2, 15, "ieee"),
+    "float8_e5m2fnuz": (5, 2, 16, "fnuz"),
+    "float8_e8m0fnu": (8, 0, 127, "e8m0"),
+    "float6_e2m3fn": (2, 3, 1, None),
+    "float6_e3m2fn": (3, 2, 3, None),
+    "float4_e2m1fn": (2, 1, 1, None),
+}
+
+
+def _minifloat_table(exp_bits: int, man_bits: int, bias: int, special) -> np.ndarray:
+    """Value of each bit pattern of a narrow float, as float32 (exact)."""
+    if special == "e8m0":
+        table = np.full(256, np.nan, dtype=np.float32)
+        table[:255] = np.ldexp(1.0, np.arange(255) - bias)   # 2**-127 .. 2**127
+        return table
+    width = 1 + exp_bits + man_bits
+    table = np.empty(1 << width, dtype=np.float32)
+    top, mtop = (1 << exp_bits) - 1, (1 << man_bits) - 1
+    for b in range(1 << width):
+        negative = bool(b >> (width - 1))
+        e, m = (b >> man_bits) & top, b & mtop
+        if special == "ieee" and e == top:
             v = math.inf if m == 0 else math.nan
-        elif not ieee and e == top and m == (1 << man_bits) - 1:
-            v = math.nan                            # E4M3FN: only S.1111.111 is NaN
+        elif special == "fn" and e == top and m == mtop:
+            v = math.nan
+        elif special == "fnuz" and negative and e == 0 and m == 0:
+            v = math.nan
         elif e == 0:
             v = m / (1 << man_bits) * 2.0 ** (1 - bias)
         else:
             v = (1 + m / (1 << man_bits)) * 2.0 ** (e - bias)
-        table[b] = sign * v
+        table[b] = -v if negative else v
     return table
 
 
-_FP8 = {}
+_TABLES: dict = {}
+
+
+def minifloat_to_f32(bits: np.ndarray, name: str) -> np.ndarray:
+    """Bit patterns (unsigned integers) of the narrow float `name` (a key of
+    :data:`MINIFLOATS`) to float32, exactly, by table look-up."""
+    if name not in _TABLES:
+        _TABLES[name] = _minifloat_table(*MINIFLOATS[name])
+    return _TABLES[name][np.asarray(bits, dtype=np.uint8)]
 
 
 def fp8_to_f32(bits8: np.ndarray, kind: str) -> np.ndarray:
@@ -146,7 +179,4 @@ def fp8_to_f32(bits8: np.ndarray, kind: str) -> np.ndarray:
 
     `kind` is ``"e4m3fn"`` (OCP E4M3, no infinities) or ``"e5m2"``.
     """
-    if kind not in _FP8:
-        _FP8[kind] = (_fp8_table(4, 3, 7, False) if kind == "e4m3fn"
-                      else _fp8_table(5, 2, 15, True))
-    return _FP8[kind][np.asarray(bits8, dtype=np.uint8)]
+    return minifloat_to_f32(bits8, "float8_" + kind)
