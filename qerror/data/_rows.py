@@ -386,9 +386,12 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 head[kb] = a[pos[kb]] * ith[kb] if pos[kb] < end[kb] else np.inf
                 lo = max(vb, lo)
             return best, bestd, left + 1
-        ed = np.empty(nev)
-        eb = np.empty(nev)
-        ec = np.empty(nev)
+        m = 0
+        for k in range(K):  # the level changes on [d1, d2] (nev only bounds them)
+            m += max(end[k] - pos[k], 0)
+        ed = np.empty(m)
+        eb = np.empty(m)
+        ec = np.empty(m)
         m = 0
         for k in range(K):
             dc = c[k] - c[k + 1]
