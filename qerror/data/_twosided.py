@@ -232,10 +232,53 @@ def _solve_row_aciq(x: np.ndarray, c: np.ndarray):
     return d
 
 
-def solve_twosided(rows: np.ndarray, bits: int, model: str, fmt):
-    """Per row: alpha, mse, truncation, rounding, and the totals for the message."""
+def _solve_compiled(rows: np.ndarray, bits: int, fmt, c: np.ndarray, afac: float):
+    """The exact model's optimum of every row with the compiled solver of
+    :mod:`qerror.data._rows2`: alpha, mse, truncation, rounding, pieces, message."""
+    from ._rows2 import solve_rows2
+
+    geo = fmt.geometry(np.array([1.0]), np.int64(bits))
+    lo1, hi1 = float(np.ravel(geo.lo)[0]), float(np.ravel(geo.hi)[0])
+    alpha, sse, tsse, state, pieces = solve_rows2(rows, c, afac, lo1, hi1, _MARGIN)
+    if np.any(state == 3):
+        raise ValueError("the data hold NaN or inf")  # the caller checks first
+    N = rows.shape[1]
+    mse, tr = sse / N, tsse / N
+    rd = np.where(state == 1, np.maximum(mse - tr, 0.0), 0.0)
+    zero_rows, flat_rows = int(np.sum(state == 0)), int(np.sum(state == 2))
+    nfev = int(pieces.sum())
+    msg = (f"global minimum certified: two-sided branch and bound (positive values and "
+           f"negative magnitudes share the step; compiled, per row: Lloyd's bound, "
+           f"clipping and small-value bracket, cell bounds summed over both sides) "
+           f"excludes every other step within {_MARGIN:g}*sum(x^2); {nfev} pieces "
+           f"enumerated exactly")
+    return alpha, mse, tr, rd, nfev, "twosided-rows-bnb+exhaustive-pieces", msg, \
+        zero_rows, flat_rows
+
+
+def _notes(msg: str, zero_rows: int, flat_rows: int) -> str:
+    if flat_rows:
+        msg += (f"; {flat_rows} row(s) with every value at level 0 for every alpha "
+                "(no level of their sign): alpha = 0 reported")
+    if zero_rows:
+        msg += (f"; {zero_rows} all-zero row(s): every alpha gives MSE 0, alpha = 0 "
+                "reported")
+    return msg
+
+
+def solve_twosided(rows: np.ndarray, bits: int, model: str, fmt,
+                   use_numba: bool | None = None):
+    """Per row: alpha, mse, truncation, rounding, and the totals for the message.
+    The exact model runs the compiled solver (:mod:`qerror.data._rows2`) unless
+    `use_numba` is False or numba is missing; the numpy solver below is its oracle."""
+    from ._kernels import backend
+
     c, afac = fmt.signed_levels(bits)
     c = np.asarray(c, dtype=np.float64)
+    if model == "exact" and backend(use_numba) == "numba":
+        al, ms, tr, rd, nfev, method, msg, z, fl = _solve_compiled(rows, bits, fmt, c,
+                                                                    float(afac))
+        return al, ms, tr, rd, nfev, method, _notes(msg, z, fl)
     C, N = rows.shape
     alpha, mse, tr, rd = (np.zeros(C) for _ in range(4))
     pieces = intervals = rounds = 0
@@ -276,10 +319,4 @@ def solve_twosided(rows: np.ndarray, bits: int, model: str, fmt):
                f"other step within {_MARGIN:g}*sum(x^2); {pieces} pieces on {intervals} "
                f"interval(s) enumerated exactly")
         method = "twosided-bnb+exhaustive-pieces"
-    if flat_rows:
-        msg += (f"; {flat_rows} row(s) with every value at level 0 for every alpha "
-                "(no level of their sign): alpha = 0 reported")
-    if zero_rows:
-        msg += (f"; {zero_rows} all-zero row(s): every alpha gives MSE 0, alpha = 0 "
-                "reported")
-    return alpha, mse, tr, rd, pieces, method, msg
+    return alpha, mse, tr, rd, pieces, method, _notes(msg, zero_rows, flat_rows)
