@@ -54,6 +54,11 @@ _LLOYD = 3
 _PRESORT = 256
 # both sides' runs of level changes are merged when there are at most this many
 _MERGE = 32
+# bisection steps that tighten the bracket with both sides' bounds summed
+_BISECT = 12
+# sides with at least this many thresholds are sorted in full and searched by
+# galloping from the previous threshold's position
+_GALLOP = 32
 
 
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
@@ -67,18 +72,122 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     # thresholds th (c[0] <= 0 < c[1] unless the format has no level <= 0).
 
     @_jit
+    def _gal(a, lo, n, t):
+        """The number of values below t in the sorted a[:n], knowing it is >= lo:
+        an exponential search from lo (cheap when the answer is near lo)."""
+        step = 1
+        while lo + step <= n and a[lo + step - 1] < t:
+            lo += step
+            step *= 2
+        return _bs(a, lo, min(lo + step - 1, n), t)
+
+    @_jit
+    def _sort_all(S):
+        """Sort every bucket of this side: its values are then sorted throughout."""
+        a, P1, P2, bst, srt, bk, c, th = S
+        for k in range(srt.size):
+            if not srt[k]:
+                _sort_bucket(a, P1, P2, bst, srt, bk, k)
+
+    @_jit
+    def _cell_sorted(S, d1, d2):
+        """_rows._cell for a side whose values are sorted throughout: each search
+        gallops from the previous one (the thresholds increase)."""
+        a, P1, P2, bst, srt, bk, c, th = S
+        n = P1.size - 1
+        K = th.size
+        A = 0.0
+        B = 0.0
+        C = 0.0
+        gap = 0.0
+        nev = 0
+        s = 0
+        e = 0
+        for k in range(K + 1):
+            e = _gal(a, e, n, th[k] * d1) if k < K else n
+            if e > s:
+                A += P2[e] - P2[s]
+                B += c[k] * (P1[e] - P1[s])
+                C += c[k] * c[k] * (e - s)
+            if k < K:
+                s_next = _gal(a, max(e, s), n, th[k] * d2) if d2 > d1 else e
+                if s_next > e:
+                    nev += s_next - e
+                    p = c[k] * d2 if c[k] >= 0.0 else c[k] * d1
+                    q = c[k + 1] * d1
+                    if q > p:
+                        mid = 0.5 * (p + q)
+                        j1 = e
+                        if p > th[k] * d1:
+                            j1 = min(_gal(a, e, n, p), s_next)
+                        j2 = min(_gal(a, j1, n, mid), s_next)
+                        j3 = s_next
+                        if q < th[k] * d2:
+                            j3 = min(_gal(a, j2, n, q), s_next)
+                        gap += _sqd(P1, P2, j1, j2, p) + _sqd(P1, P2, j2, j3, q)
+                s = max(s_next, s)
+        return A, B, C, gap, nev
+
+    @_jit
+    def _cell1(S, d1, d2):
+        if S[4].size > 1 and S[7].size >= _GALLOP:
+            return _cell_sorted(S, d1, d2)
+        return _cell(S[0], S[1], S[2], S[3], S[4], S[5], S[6], S[7], d1, d2)
+
+    @_jit
     def _cell2(S, T, d1, d2):
         """Both sides' _cell summed: (A, B, C, gap, level changes) on [d1, d2]."""
-        A1, B1, C1, g1, n1 = _cell(S[0], S[1], S[2], S[3], S[4], S[5], S[6], S[7],
-                                   d1, d2)
-        A2, B2, C2, g2, n2 = _cell(T[0], T[1], T[2], T[3], T[4], T[5], T[6], T[7],
-                                   d1, d2)
+        A1, B1, C1, g1, n1 = _cell1(S, d1, d2)
+        A2, B2, C2, g2, n2 = _cell1(T, d1, d2)
         return A1 + A2, B1 + B2, C1 + C2, g1 + g2, n1 + n2
+
+    @_jit
+    def _walk(S, d, pos):
+        """(B, C) of this side's values at the step d, and (into pos) the number of
+        values below each threshold: a merge of the sorted values with the
+        thresholds, O(n + K), for a side held in one sorted bucket."""
+        a, P1, P2, bst, srt, bk, c, th = S
+        K = th.size
+        n = P1.size - 1
+        B = 0.0
+        C = 0.0
+        j = 0
+        s = 0
+        for k in range(K + 1):
+            if k < K:
+                t = th[k] * d
+                while j < n and a[j] < t:
+                    j += 1
+                pos[k] = j
+            else:
+                j = n
+            if j > s:
+                B += c[k] * (P1[j] - P1[s])
+                C += c[k] * c[k] * (j - s)
+            s = j
+        return B, C
+
+    @_jit
+    def _walks(S):
+        """Whether to walk (one sorted bucket, few values per threshold)."""
+        return S[4].size == 1 and S[1].size - 1 <= 8 * S[7].size
+
+    @_jit
+    def _bc(S, d, tmp):
+        """(B, C) of this side at the step d."""
+        if _walks(S):
+            return _walk(S, d, tmp)
+        _, B, C, _, _ = _cell(S[0], S[1], S[2], S[3], S[4], S[5], S[6], S[7], d, d)
+        return B, C
 
     @_jit
     def _error2(S, T, A0, d):
         """N E at the step d and Lloyd's update B / C from it."""
-        _, B, C, _, _ = _cell2(S, T, d, d)
+        tmp = np.empty(max(S[7].size, T[7].size), dtype=np.int64)
+        B1, C1 = _bc(S, d, tmp)
+        B2, C2 = _bc(T, d, tmp)
+        B = B1 + B2
+        C = C1 + C2
         return A0 - 2.0 * B * d + C * d * d, B / C if C > 0.0 else d
 
     @_jit
@@ -181,6 +290,34 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return xr / cj * (1.0 + 1e-9)
 
     @_jit
+    def _clip_err(S, d):
+        """This side's clipping error alone at the step d (falls as d grows)."""
+        a, P1, P2, bst, srt, bk, c, th = S
+        n = P1.size - 1
+        x = c[th.size] * d
+        if n == 0 or not x > 0.0:
+            return 0.0
+        i = _idx(a, P1, P2, bst, srt, bk, x)
+        _at(a, P1, P2, bst, srt, bk, n - 1)
+        return _sqd(P1, P2, i, n, x)
+
+    @_jit
+    def _low_err(S, d):
+        """This side's error bound from its smallest values at the step d (rises
+        with d): a^2 at a level <= 0, (c D - a)^2 below the lowest reachable c > 0."""
+        a, P1, P2, bst, srt, bk, c, th = S
+        n = P1.size - 1
+        if n == 0:
+            return 0.0
+        j = _first_pos(th)
+        if not c[j] > 0.0:
+            if j == th.size:
+                return 0.0
+            return P2[_idx(a, P1, P2, bst, srt, bk, th[j] * d)]
+        x = c[j] * d
+        return _sqd(P1, P2, 0, _idx(a, P1, P2, bst, srt, bk, x), x)
+
+    @_jit
     def _start(S, N):
         """Starting steps for Lloyd: this side's ACIQ-model optimum (its top level as
         the range) and the step that clips nothing."""
@@ -221,15 +358,39 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             d = dn
         U = best + margin
         top = max(_amax(S) / S[6][S[7].size], _amax(T) / T[6][T[7].size])
-        dlo = max(_side_lo(S, U), _side_lo(T, U), top * 2.0**-60)
+        dlo = min(max(_side_lo(S, U), _side_lo(T, U), top * 2.0**-60), bestd)
         flat = max(_side_flat(S), _side_flat(T)) * (1.0 + 1e-9)
-        dhi = min(_side_hi(S, U), _side_hi(T, U), flat)
-        return best, bestd, min(dlo, bestd), max(dhi, bestd)
+        dhi = max(min(_side_hi(S, U), _side_hi(T, U), flat), bestd)
+        if _count(S) + _count(T) <= _DIRECT:
+            return best, bestd, dlo, dhi
+        # both sides' bounds summed (monotone in the step): bisect in log-space
+        a, b = dlo, bestd  # clip(a) > U (or a is the floor), clip(b) <= U
+        for _ in range(_BISECT):
+            m = np.sqrt(a) * np.sqrt(b)
+            if _clip_err(S, m) + _clip_err(T, m) > U:
+                a = m
+            else:
+                b = m
+        dlo = a
+        a, b = bestd, dhi  # low(a) <= U, low(b) > U (or b is where E stops falling)
+        for _ in range(_BISECT):
+            m = np.sqrt(a) * np.sqrt(b)
+            if _low_err(S, m) + _low_err(T, m) > U:
+                b = m
+            else:
+                a = m
+        dhi = b
+        return best, bestd, dlo, dhi
 
     @_jit
     def _runs(S, d1, d2, pos, end, off):
         """This side's runs of level changes on [d1, d2] (values pos[k]..end[k]-1
         cross threshold k) and (B, C) of its values at d1."""
+        if _walks(S):
+            K = S[7].size
+            B, C = _walk(S, d1, pos[off:off + K])
+            _walk(S, d2, end[off:off + K])
+            return B, C
         a, P1, P2, bst, srt, bk, c, th = S
         K = th.size
         n = P1.size - 1
@@ -474,6 +635,10 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             a, P1, P2, bst, srt, bk, n, _, _, _, f = _make_row(y, False, presorted,
                                                                1 << 14)
             T = (a, P1, P2, bst, srt, bk, cm, thm)
+            if thp.size >= _GALLOP:
+                _sort_all(S)
+            if thm.size >= _GALLOP:
+                _sort_all(T)
             A0 = S[2][_count(S)] + T[2][_count(T)]
             if not max(_side_flat(S), _side_flat(T)) > 0.0:
                 state[r] = 2  # every value at level 0 whatever the step
