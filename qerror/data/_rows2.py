@@ -90,6 +90,12 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 _sort_bucket(a, P1, P2, bst, srt, bk, k)
 
     @_jit
+    def _prepare(S):
+        """Sort a side in full if its cells are searched by galloping (_cell1)."""
+        if S[7].size >= _GALLOP:
+            _sort_all(S)
+
+    @_jit
     def _cell_sorted(S, d1, d2):
         """_rows._cell for a side whose values are sorted throughout: each search
         gallops from the previous one (the thresholds increase)."""
@@ -130,6 +136,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
 
     @_jit
     def _cell1(S, d1, d2):
+        """_rows._cell, or _cell_sorted for a side prepared for it (_prepare)."""
         if S[4].size > 1 and S[7].size >= _GALLOP:
             return _cell_sorted(S, d1, d2)
         return _cell(S[0], S[1], S[2], S[3], S[4], S[5], S[6], S[7], d1, d2)
@@ -200,6 +207,13 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         if n == 0:
             return 0.0
         return _at(S[0], S[1], S[2], S[3], S[4], S[5], n - 1)
+
+    @_jit
+    def _top_step(S):
+        """The step whose top level is this side's largest value (0: none)."""
+        cK = S[6][S[7].size]
+        am = _amax(S)
+        return am / cK if (cK > 0.0 and am > 0.0) else 0.0
 
     @_jit
     def _first_pos(th):
@@ -357,7 +371,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 break  # converged, or the update leaves the positive steps
             d = dn
         U = best + margin
-        top = max(_amax(S) / S[6][S[7].size], _amax(T) / T[6][T[7].size])
+        top = max(_top_step(S), _top_step(T))
         dlo = min(max(_side_lo(S, U), _side_lo(T, U), top * 2.0**-60), bestd)
         flat = max(_side_flat(S), _side_flat(T)) * (1.0 + 1e-9)
         dhi = max(min(_side_hi(S, U), _side_hi(T, U), flat), bestd)
@@ -635,10 +649,8 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             a, P1, P2, bst, srt, bk, n, _, _, _, f = _make_row(y, False, presorted,
                                                                1 << 14)
             T = (a, P1, P2, bst, srt, bk, cm, thm)
-            if thp.size >= _GALLOP:
-                _sort_all(S)
-            if thm.size >= _GALLOP:
-                _sort_all(T)
+            _prepare(S)
+            _prepare(T)
             A0 = S[2][_count(S)] + T[2][_count(T)]
             if not max(_side_flat(S), _side_flat(T)) > 0.0:
                 state[r] = 2  # every value at level 0 whatever the step
