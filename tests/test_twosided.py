@@ -147,14 +147,15 @@ def test_bucketed_rows_match_numpy(fmt, bits, kind):
                          ids=["int8", "int4", "nf4", "nozero"])
 def test_group_sizes_and_channels_match_numpy(fmt, bits):
     rng = np.random.default_rng(7)
-    W = (rng.standard_t(4, size=(6, 96)) * 0.02).astype(np.float32)
+    W = (rng.standard_t(4, size=(6, 256)) * 0.02).astype(np.float32)
     W[1, 5] = 0.9  # an outlier
     W[2] = 0.0  # an all-zero channel
     for g in (1, 2, 3, 8, 16, 32):
-        r = qerror.optimal_alpha(W, bits, grid=fmt, group_size=g)
-        r0 = optimal_alpha_data(W, bits, grid=fmt, group_size=g, use_numba=False)
-        assert r.alpha.shape == (6, 96 // g)
-        scale = np.mean(W.astype(np.float64).reshape(6, -1, g) ** 2, axis=2)
+        Wg = W[:, :8 * g]  # 8 groups a row
+        r = qerror.optimal_alpha(Wg, bits, grid=fmt, group_size=g)
+        r0 = optimal_alpha_data(Wg, bits, grid=fmt, group_size=g, use_numba=False)
+        assert r.alpha.shape == (6, 8)
+        scale = np.mean(Wg.astype(np.float64).reshape(6, -1, g) ** 2, axis=2)
         np.testing.assert_array_less(np.abs(r.mse - r0.mse),
                                      RTOL * r0.mse + ATOL_MARGIN * scale + 1e-300)
         assert np.all(r.alpha[2] == 0) and np.all(r.mse[2] == 0)
@@ -254,3 +255,50 @@ def test_bracket_holds_the_optimum(fmt, bits, kind):
                                  dhi * np.geomspace(1 + 1e-6, 1e6, 40)]):
             e = _side_error(S, d) + _side_error(T, d)
             assert e >= best * (1 - 1e-9), (d, e, best, dlo, dhi)
+
+
+def _clip_np(S, d):
+    a, c = np.asarray(S[0])[:S[1].size - 1], S[6]
+    top = c[-1] * d
+    return float(np.sum(np.where(a > top, (a - top) ** 2, 0.0)))
+
+
+def _low_np(S, d):
+    """The small-value bound: a^2 for values at a level <= 0, (c d - a)^2 below the
+    lowest level c > 0 they can reach."""
+    a, c, th = np.asarray(S[0])[:S[1].size - 1], S[6], S[7]
+    j = int(np.argmax(th > 0)) if np.any(th > 0) else th.size
+    if c[j] <= 0:
+        return float(np.sum(np.where(a < th[j] * d, a * a, 0.0))) if j < th.size else 0.0
+    x = c[j] * d
+    return float(np.sum(np.where(a < x, (x - a) ** 2, 0.0)))
+
+
+@pytest.mark.parametrize("fmt,bits", [(NOZERO, 3), (get_format("int"), 8),
+                                      (AffineGrid(4, 3), 4), (get_format("nf4"), 4)],
+                         ids=["nozero", "int8", "affine", "nf4"])
+def test_side_bounds_are_the_exact_crossings(fmt, bits):
+    """Each side's clipping and small-value bounds equal their numpy definitions, and
+    the bracket ends _side_lo / _side_hi are where they cross U (tight, not just safe:
+    a bracket end moved inward would cut steps off unchecked)."""
+    rng = np.random.default_rng(13)
+    for n in (60, 3000):
+        x = rng.standard_t(3, size=n)
+        R2, sides = _sides(x, fmt, bits)
+        for S, _ in sides:
+            amax = float(np.max(S[0][:S[1].size - 1]))
+            for d in amax * np.geomspace(1e-3, 10, 25):
+                assert R2._clip_err(S, d) == pytest.approx(_clip_np(S, d), rel=1e-9,
+                                                           abs=1e-12 * amax**2)
+                assert R2._low_err(S, d) == pytest.approx(_low_np(S, d), rel=1e-9,
+                                                          abs=1e-12 * amax**2)
+            tot = float(S[2][-1])
+            for U in tot * np.array([1e-4, 1e-2, 0.3]):
+                lo = R2._side_lo(S, U)
+                if lo > 0:
+                    assert _clip_np(S, lo * (1 - 1e-7)) > U
+                    assert _clip_np(S, lo * (1 + 1e-6)) <= U
+                hi = R2._side_hi(S, U)
+                if np.isfinite(hi):
+                    assert _low_np(S, hi * (1 + 1e-7)) > U
+                    assert _low_np(S, hi * (1 - 1e-6)) <= U

@@ -250,9 +250,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 s_next = _idx(a, P1, P2, bst, srt, bk, th[k] * d2) if d2 > d1 else e
                 if s_next > e:
                     nev += s_next - e
-                    # the reachable positions of levels k, k + 1 (a level below
-                    # zero, on a side of the two-sided solver, is highest at d1)
-                    p = c[k] * d2 if c[k] >= 0.0 else c[k] * d1
+                    p = c[k] * d2
                     q = c[k + 1] * d1
                     if q > p:
                         # the swept values lie in [th_k d1, th_k d2): search for p and

@@ -25,7 +25,10 @@ of both sides' bounds:
    the step where every value sits at its side's level nearest zero :math:`E` does
    not decrease;
 3. a cell's bound is the sum of both sides' ``_cell`` (exact quadratic of the values
-   that keep their level, distance of the swept ones to their reachable levels);
+   that keep their level, distance of the swept ones to their reachable levels; with a
+   lowest level :math:`c_0 < 0` a value swept between :math:`c_0` and :math:`c_1` lies
+   above :math:`\theta_0 D_1 > (c_0 D_2 + c_1 D_1)/2` and is bounded by its distance
+   to :math:`c_1 D_1`, which its error at either level exceeds);
    cells are discarded, shrunk or split as in the one-sided solver, and the rest swept
    exactly: both sides' level changes are merged (at most ``_MERGE`` runs) or
    collected and sorted, and every piece's vertex is evaluated.
@@ -119,7 +122,10 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 s_next = _gal(a, max(e, s), n, th[k] * d2) if d2 > d1 else e
                 if s_next > e:
                     nev += s_next - e
-                    p = c[k] * d2 if c[k] >= 0.0 else c[k] * d1
+                    # a level c_0 < 0 is reachable highest at d1, not at c_0 d2;
+                    # but a value swept here is >= th_0 d1 > (c_0 d2 + c_1 d1) / 2,
+                    # so it takes its distance to q, valid either way (as _cell)
+                    p = c[k] * d2
                     q = c[k + 1] * d1
                     if q > p:
                         mid = 0.5 * (p + q)
@@ -135,9 +141,15 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return A, B, C, gap, nev
 
     @_jit
+    def _sorted(S):
+        """Whether this side is sorted throughout: one bucket (a short row, sorted by
+        numpy) or prepared for galloping (_prepare)."""
+        return S[4].size == 1 or S[7].size >= _GALLOP
+
+    @_jit
     def _cell1(S, d1, d2):
-        """_rows._cell, or _cell_sorted for a side prepared for it (_prepare)."""
-        if S[4].size > 1 and S[7].size >= _GALLOP:
+        """_rows._cell, or _cell_sorted for a side sorted throughout."""
+        if _sorted(S):
             return _cell_sorted(S, d1, d2)
         return _cell(S[0], S[1], S[2], S[3], S[4], S[5], S[6], S[7], d1, d2)
 
@@ -149,52 +161,9 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return A1 + A2, B1 + B2, C1 + C2, g1 + g2, n1 + n2
 
     @_jit
-    def _walk(S, d, pos):
-        """(B, C) of this side's values at the step d, and (into pos) the number of
-        values below each threshold: a merge of the sorted values with the
-        thresholds, O(n + K), for a side held in one sorted bucket."""
-        a, P1, P2, bst, srt, bk, c, th = S
-        K = th.size
-        n = P1.size - 1
-        B = 0.0
-        C = 0.0
-        j = 0
-        s = 0
-        for k in range(K + 1):
-            if k < K:
-                t = th[k] * d
-                while j < n and a[j] < t:
-                    j += 1
-                pos[k] = j
-            else:
-                j = n
-            if j > s:
-                B += c[k] * (P1[j] - P1[s])
-                C += c[k] * c[k] * (j - s)
-            s = j
-        return B, C
-
-    @_jit
-    def _walks(S):
-        """Whether to walk (one sorted bucket, few values per threshold)."""
-        return S[4].size == 1 and S[1].size - 1 <= 8 * S[7].size
-
-    @_jit
-    def _bc(S, d, tmp):
-        """(B, C) of this side at the step d."""
-        if _walks(S):
-            return _walk(S, d, tmp)
-        _, B, C, _, _ = _cell(S[0], S[1], S[2], S[3], S[4], S[5], S[6], S[7], d, d)
-        return B, C
-
-    @_jit
     def _error2(S, T, A0, d):
         """N E at the step d and Lloyd's update B / C from it."""
-        tmp = np.empty(max(S[7].size, T[7].size), dtype=np.int64)
-        B1, C1 = _bc(S, d, tmp)
-        B2, C2 = _bc(T, d, tmp)
-        B = B1 + B2
-        C = C1 + C2
+        _, B, C, _, _ = _cell2(S, T, d, d)
         return A0 - 2.0 * B * d + C * d * d, B / C if C > 0.0 else d
 
     @_jit
@@ -400,25 +369,30 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     def _runs(S, d1, d2, pos, end, off):
         """This side's runs of level changes on [d1, d2] (values pos[k]..end[k]-1
         cross threshold k) and (B, C) of its values at d1."""
-        if _walks(S):
-            K = S[7].size
-            B, C = _walk(S, d1, pos[off:off + K])
-            _walk(S, d2, end[off:off + K])
-            return B, C
         a, P1, P2, bst, srt, bk, c, th = S
         K = th.size
         n = P1.size - 1
         B = 0.0
         C = 0.0
         s = 0
+        e = 0
+        t = 0
+        gal = _sorted(S)
         for k in range(K + 1):
-            e = _idx(a, P1, P2, bst, srt, bk, th[k] * d1) if k < K else n
+            if k == K:
+                e = n
+            elif gal:  # the thresholds increase: gallop from the last positions
+                e = _gal(a, e, n, th[k] * d1)
+                t = _gal(a, max(t, e), n, th[k] * d2)
+            else:
+                e = _idx(a, P1, P2, bst, srt, bk, th[k] * d1)
+                t = _idx(a, P1, P2, bst, srt, bk, th[k] * d2)
             if e > s:
                 B += c[k] * (P1[e] - P1[s])
                 C += c[k] * c[k] * (e - s)
             if k < K:
                 pos[off + k] = e
-                end[off + k] = _idx(a, P1, P2, bst, srt, bk, th[k] * d2)
+                end[off + k] = t
             s = e
         return B, C
 
