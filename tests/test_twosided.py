@@ -183,7 +183,7 @@ def test_nonfinite_and_one_sided_formats():
 # ---------------------------------------------------------------- building blocks
 
 def _sides(x, fmt, bits):
-    from qerror.data import _rows, _rows2
+    from qerror.data import _rows, _rows2, _sides2
 
     c, _ = fmt.signed_levels(bits)
     cp, thp = _rows2._side_levels(np.asarray(c, float))
@@ -197,9 +197,9 @@ def _sides(x, fmt, bits):
         a, P1, P2, bst, srt, bk, n, _, _, _, f = _rows._make_row(v, False, short,
                                                                  1 << 14)
         side = (a, P1, P2, bst, srt, bk, cc, th)
-        _rows2._prepare(side)  # as the solver does: sorted in full for galloping
+        _sides2._prepare(side)  # as the solver does: sorted in full for galloping
         out.append((side, f))
-    return _rows2, out
+    return _sides2, out
 
 
 def _side_error(S, d):
@@ -215,20 +215,20 @@ def test_cell_bound_never_exceeds_the_error(fmt, bits):
     lowest level of NOZERO's positive side is reachable highest at d1, not d2)."""
     rng = np.random.default_rng(11)
     x = rng.standard_t(3, size=3000)
-    R2, ((S, f), (T, _)) = _sides(x, fmt, bits)
+    SB, ((S, f), (T, _)) = _sides(x, fmt, bits)
     amax = float(np.max(np.abs(x))) * f
     checked = 0
     for _ in range(300):
         d1 = amax * np.exp(rng.uniform(-7, 1))
         d2 = d1 * (1 + np.exp(rng.uniform(-9, 0)))
-        A, B, C, gap, nev = R2._cell2(S, T, d1, d2)
+        A, B, C, gap, nev = SB._cell2(S, T, d1, d2)
         for d in np.linspace(d1, d2, 7):
             e = _side_error(S, d) + _side_error(T, d)
             lb = A - 2 * B * d + C * d * d + gap
             assert lb <= e * (1 + 1e-9) + 1e-9 * amax**2, (d1, d2, d, lb, e)
             checked += 1
         # d1 == d2: the error itself
-        A, B, C, gap, nev = R2._cell2(S, T, d1, d1)
+        A, B, C, gap, nev = SB._cell2(S, T, d1, d1)
         e = _side_error(S, d1) + _side_error(T, d1)
         assert A - 2 * B * d1 + C * d1 * d1 == pytest.approx(e, rel=1e-9)
         assert gap == 0 and nev == 0
@@ -245,9 +245,9 @@ def test_bracket_holds_the_optimum(fmt, bits, kind):
     rng = np.random.default_rng(5)
     for n in (40, 3000):
         x = _row(kind, n, rng, 1.0)
-        R2, ((S, f), (T, _)) = _sides(x, fmt, bits)
+        SB, ((S, f), (T, _)) = _sides(x, fmt, bits)
         A0 = float(S[2][-1] + T[2][-1])
-        best, bestd, dlo, dhi = R2._bracket2(S, T, A0, _MARGIN * A0)
+        best, bestd, dlo, dhi = SB._bracket2(S, T, A0, _MARGIN * A0)
         assert 0 < dlo <= bestd <= dhi < np.inf
         e = _side_error(S, bestd) + _side_error(T, bestd)
         assert best == pytest.approx(e, rel=1e-9)
@@ -284,21 +284,21 @@ def test_side_bounds_are_the_exact_crossings(fmt, bits):
     rng = np.random.default_rng(13)
     for n in (60, 3000):
         x = rng.standard_t(3, size=n)
-        R2, sides = _sides(x, fmt, bits)
+        SB, sides = _sides(x, fmt, bits)
         for S, _ in sides:
             amax = float(np.max(S[0][:S[1].size - 1]))
             for d in amax * np.geomspace(1e-3, 10, 25):
-                assert R2._clip_err(S, d) == pytest.approx(_clip_np(S, d), rel=1e-9,
+                assert SB._clip_err(S, d) == pytest.approx(_clip_np(S, d), rel=1e-9,
                                                            abs=1e-12 * amax**2)
-                assert R2._low_err(S, d) == pytest.approx(_low_np(S, d), rel=1e-9,
+                assert SB._low_err(S, d) == pytest.approx(_low_np(S, d), rel=1e-9,
                                                           abs=1e-12 * amax**2)
             tot = float(S[2][-1])
             for U in tot * np.array([1e-4, 1e-2, 0.3]):
-                lo = R2._side_lo(S, U)
+                lo = SB._side_lo(S, U)
                 if lo > 0:
                     assert _clip_np(S, lo * (1 - 1e-7)) > U
                     assert _clip_np(S, lo * (1 + 1e-6)) <= U
-                hi = R2._side_hi(S, U)
+                hi = SB._side_hi(S, U)
                 if np.isfinite(hi):
                     assert _low_np(S, hi * (1 + 1e-7)) > U
                     assert _low_np(S, hi * (1 - 1e-6)) <= U

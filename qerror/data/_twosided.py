@@ -88,7 +88,7 @@ class _Side:
         t1, t2 = self.th * d1, self.th * d2
         i0 = np.searchsorted(self.a, np.minimum(t1, t2), side="right")
         i1 = np.searchsorted(self.a, np.maximum(t1, t2), side="right")
-        idx = np.unique(np.concatenate([np.arange(i, j) for i, j in zip(i0, i1)]
+        idx = np.unique(np.concatenate([np.arange(i, j) for i, j in zip(i0, i1, strict=True)]
                                        + [np.empty(0, int)]).astype(int))
         return self.a[idx]
 
@@ -187,7 +187,7 @@ def _solve_row(x: np.ndarray, c: np.ndarray):
         keep = lb <= best_v + margin
         D1, D2, S = D1[keep], D2[keep], S[keep]
         fin = (S <= _CAP) | (D2 - D1 <= 1e-10 * D2) | (rounds >= 60)
-        done += list(zip(D1[fin], D2[fin]))
+        done += list(zip(D1[fin], D2[fin], strict=True))
         D1, D2 = D1[~fin], D2[~fin]
         mid = np.where(D1 > 0, np.sqrt(D1 * D2), 0.5 * D2)
         D1, D2 = np.concatenate([D1, mid]), np.concatenate([mid, D2])
