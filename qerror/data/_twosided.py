@@ -88,8 +88,8 @@ class _Side:
         t1, t2 = self.th * d1, self.th * d2
         i0 = np.searchsorted(self.a, np.minimum(t1, t2), side="right")
         i1 = np.searchsorted(self.a, np.maximum(t1, t2), side="right")
-        idx = np.unique(np.concatenate([np.arange(i, j) for i, j in zip(i0, i1, strict=True)]
-                                       + [np.empty(0, int)]).astype(int))
+        runs = [np.arange(i, j) for i, j in zip(i0, i1, strict=True)]
+        idx = np.unique(np.concatenate(runs + [np.empty(0, int)]).astype(int))
         return self.a[idx]
 
     def d_hi(self) -> float:
