@@ -302,3 +302,17 @@ def test_side_bounds_are_the_exact_crossings(fmt, bits):
                 if np.isfinite(hi):
                     assert _low_np(S, hi * (1 + 1e-7)) > U
                     assert _low_np(S, hi * (1 - 1e-6)) <= U
+
+
+@pytest.mark.parametrize("fmt,bits", [(get_format("int"), 8), (get_format("nf4"), 4),
+                                      (NOZERO, 3)], ids=["int8", "nf4", "nozero"])
+@pytest.mark.parametrize("scale", [1e-150, 1e150])
+def test_bucketed_rows_at_extreme_scales(fmt, bits, scale):
+    """Long rows scaled near the ends of float64: the power-of-two scaling keeps sums
+    of squares finite and the optimum scales with the data."""
+    rng = np.random.default_rng(17)
+    X = np.stack([_row(k, 600, rng, 1.0) for k in ("t4", "outliers")])
+    _check_rows(X * scale, fmt, bits, brute=False)
+    a1 = solve_twosided(X, bits, "exact", fmt)[0]
+    a2 = solve_twosided(X * scale, bits, "exact", fmt)[0]
+    np.testing.assert_allclose(a2, a1 * scale, rtol=1e-12)

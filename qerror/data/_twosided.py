@@ -298,10 +298,14 @@ def solve_twosided(rows: np.ndarray, bits: int, model: str, fmt,
             rd[r] = step * step / 12.0
             mse[r] = tr[r] + rd[r]
             continue
-        step, sse, k, n_int, n_r = _solve_row(x, c)
+        # scaled by a power of two (exact) to a largest magnitude in [1, 2): sums of
+        # squares neither overflow nor underflow
+        f = 2.0 ** -np.floor(np.log2(np.max(np.abs(x))))
+        step, sse, k, n_int, n_r = _solve_row(x * f, c)
+        step = step / f
         pieces, intervals, rounds = pieces + k, intervals + n_int, max(rounds, n_r)
         if step == 0.0:  # the format has no level for this row's values' sign
-            mse[r] = tr[r] = sse / N
+            mse[r] = tr[r] = sse / N / f / f
             flat_rows += 1
             continue
         alpha[r] = afac * step
