@@ -70,7 +70,7 @@ def main():
         print("3. skipped (no torch)")
         return
     w = rng.standard_normal(1 << 20).astype(np.float32)
-    t_o = best_of(lambda: qerror.optimal_alpha(w, 8, grid="int"), 1)
+    t_o = best_of(lambda: qerror.optimal_alpha(w, 8, grid="int"), 3)
     r = qerror.optimal_alpha(w, 8, grid="int")
 
     def hist():
@@ -78,7 +78,7 @@ def main():
                                                       qscheme=torch.per_tensor_symmetric)
         obs(torch.from_numpy(w))
         return obs.calculate_qparams()
-    t_h = best_of(hist, 1)
+    t_h = best_of(hist, 3)
     scale, _ = hist()
     a_h = float(scale) * 255 / 2
     m_h = qerror.mse(w, a_h, 8, grid="int")

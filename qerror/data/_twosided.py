@@ -88,8 +88,8 @@ class _Side:
         t1, t2 = self.th * d1, self.th * d2
         i0 = np.searchsorted(self.a, np.minimum(t1, t2), side="right")
         i1 = np.searchsorted(self.a, np.maximum(t1, t2), side="right")
-        idx = np.unique(np.concatenate([np.arange(i, j) for i, j in zip(i0, i1)]
-                                       + [np.empty(0, int)]).astype(int))
+        runs = [np.arange(i, j) for i, j in zip(i0, i1, strict=True)]
+        idx = np.unique(np.concatenate(runs + [np.empty(0, int)]).astype(int))
         return self.a[idx]
 
     def d_hi(self) -> float:
@@ -187,7 +187,7 @@ def _solve_row(x: np.ndarray, c: np.ndarray):
         keep = lb <= best_v + margin
         D1, D2, S = D1[keep], D2[keep], S[keep]
         fin = (S <= _CAP) | (D2 - D1 <= 1e-10 * D2) | (rounds >= 60)
-        done += list(zip(D1[fin], D2[fin]))
+        done += list(zip(D1[fin], D2[fin], strict=True))
         D1, D2 = D1[~fin], D2[~fin]
         mid = np.where(D1 > 0, np.sqrt(D1 * D2), 0.5 * D2)
         D1, D2 = np.concatenate([D1, mid]), np.concatenate([mid, D2])
@@ -232,10 +232,53 @@ def _solve_row_aciq(x: np.ndarray, c: np.ndarray):
     return d
 
 
-def solve_twosided(rows: np.ndarray, bits: int, model: str, fmt):
-    """Per row: alpha, mse, truncation, rounding, and the totals for the message."""
+def _solve_compiled(rows: np.ndarray, bits: int, fmt, c: np.ndarray, afac: float):
+    """The exact model's optimum of every row with the compiled solver of
+    :mod:`qerror.data._rows2`: alpha, mse, truncation, rounding, pieces, message."""
+    from ._rows2 import solve_rows2
+
+    geo = fmt.geometry(np.array([1.0]), np.int64(bits))
+    lo1, hi1 = float(np.ravel(geo.lo)[0]), float(np.ravel(geo.hi)[0])
+    alpha, sse, tsse, state, pieces = solve_rows2(rows, c, afac, lo1, hi1, _MARGIN)
+    if np.any(state == 3):
+        raise ValueError("the data hold NaN or inf")  # the caller checks first
+    N = rows.shape[1]
+    mse, tr = sse / N, tsse / N
+    rd = np.where(state == 1, np.maximum(mse - tr, 0.0), 0.0)
+    zero_rows, flat_rows = int(np.sum(state == 0)), int(np.sum(state == 2))
+    nfev = int(pieces.sum())
+    msg = (f"global minimum certified: two-sided branch and bound (positive values and "
+           f"negative magnitudes share the step; compiled, per row: Lloyd's bound, "
+           f"clipping and small-value bracket, cell bounds summed over both sides) "
+           f"excludes every other step within {_MARGIN:g}*sum(x^2); {nfev} pieces "
+           f"enumerated exactly")
+    return alpha, mse, tr, rd, nfev, "twosided-rows-bnb+exhaustive-pieces", msg, \
+        zero_rows, flat_rows
+
+
+def _notes(msg: str, zero_rows: int, flat_rows: int) -> str:
+    if flat_rows:
+        msg += (f"; {flat_rows} row(s) with every value at level 0 for every alpha "
+                "(no level of their sign): alpha = 0 reported")
+    if zero_rows:
+        msg += (f"; {zero_rows} all-zero row(s): every alpha gives MSE 0, alpha = 0 "
+                "reported")
+    return msg
+
+
+def solve_twosided(rows: np.ndarray, bits: int, model: str, fmt,
+                   use_numba: bool | None = None):
+    """Per row: alpha, mse, truncation, rounding, and the totals for the message.
+    The exact model runs the compiled solver (:mod:`qerror.data._rows2`) unless
+    `use_numba` is False or numba is missing; the numpy solver below is its oracle."""
+    from ._kernels import backend
+
     c, afac = fmt.signed_levels(bits)
     c = np.asarray(c, dtype=np.float64)
+    if model == "exact" and backend(use_numba) == "numba":
+        al, ms, tr, rd, nfev, method, msg, z, fl = _solve_compiled(rows, bits, fmt, c,
+                                                                    float(afac))
+        return al, ms, tr, rd, nfev, method, _notes(msg, z, fl)
     C, N = rows.shape
     alpha, mse, tr, rd = (np.zeros(C) for _ in range(4))
     pieces = intervals = rounds = 0
@@ -255,10 +298,14 @@ def solve_twosided(rows: np.ndarray, bits: int, model: str, fmt):
             rd[r] = step * step / 12.0
             mse[r] = tr[r] + rd[r]
             continue
-        step, sse, k, n_int, n_r = _solve_row(x, c)
+        # scaled by a power of two (exact) to a largest magnitude in [1, 2): sums of
+        # squares neither overflow nor underflow
+        f = 2.0 ** -np.floor(np.log2(np.max(np.abs(x))))
+        step, sse, k, n_int, n_r = _solve_row(x * f, c)
+        step = step / f
         pieces, intervals, rounds = pieces + k, intervals + n_int, max(rounds, n_r)
         if step == 0.0:  # the format has no level for this row's values' sign
-            mse[r] = tr[r] = sse / N
+            mse[r] = tr[r] = sse / N / f / f
             flat_rows += 1
             continue
         alpha[r] = afac * step
@@ -276,10 +323,4 @@ def solve_twosided(rows: np.ndarray, bits: int, model: str, fmt):
                f"other step within {_MARGIN:g}*sum(x^2); {pieces} pieces on {intervals} "
                f"interval(s) enumerated exactly")
         method = "twosided-bnb+exhaustive-pieces"
-    if flat_rows:
-        msg += (f"; {flat_rows} row(s) with every value at level 0 for every alpha "
-                "(no level of their sign): alpha = 0 reported")
-    if zero_rows:
-        msg += (f"; {zero_rows} all-zero row(s): every alpha gives MSE 0, alpha = 0 "
-                "reported")
-    return alpha, mse, tr, rd, pieces, method, msg
+    return alpha, mse, tr, rd, pieces, method, _notes(msg, zero_rows, flat_rows)

@@ -562,7 +562,8 @@ def optimal_alpha_data(x: ArrayLike, bits, *, model: str = "exact",
         if model == "aciq" and not fmt.uniform:
             raise ValueError(f"model='aciq' needs a uniform grid; grid {fmt.name!r} has "
                              "unequal steps (use model='exact')")
-        al, ms, tr, rd, nfev, method, msg = solve_twosided(rows, b, model, fmt)
+        al, ms, tr, rd, nfev, method, msg = solve_twosided(rows, b, model, fmt,
+                                                             use_numba)
         extra = {}
     else:
         al, ms, tr, rd, nfev, method, msg, extra = _solve_rows(xa, rows, b, model, fmt,
