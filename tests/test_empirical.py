@@ -207,20 +207,46 @@ def test_kernels_agree_bitwise(use_numba):
     m, nb = 6, 2048
     amax = kern.absmax(x, True)
     base = int(kern.keys(np.array([amax]), 52 - m)[0]) - (nb - 1)
-    h, neg, bins = kern.histogram(x, m, base, nb, True, use_numba)
-    hn, _, bn = kern.histogram(x, m, base, nb, True, False)
-    assert np.array_equal(h, hn) and np.array_equal(bins, bn)
+    h, neg, counts = kern.histogram(x, m, base, nb, True, use_numba)
+    hn, _, cn = kern.histogram(x, m, base, nb, True, False)
+    assert np.array_equal(h, hn)
+    assert np.array_equal(np.sum(counts, axis=0), h[:, 0])
     assert h[:, 0].sum() == x.size
     assert h[:, 1].sum() == pytest.approx(np.abs(x.astype(np.float64)).sum())
     flags = np.zeros(nb, dtype=bool)
     flags[-300:] = True
-    got = kern.extract(x, bins, flags, True, int(h[flags, 0].sum()), use_numba)
+    got = kern.extract(x, m, base, nb, flags, True, counts, use_numba)
     edge = (np.uint64(base + nb - 300) << np.uint64(52 - m)).view(np.float64)
     want = np.abs(x.astype(np.float64))
-    assert np.array_equal(np.sort(got), np.sort(want[want >= edge]))
-    _, neg, _ = kern.histogram(x, m, base, nb, False, use_numba)
+    assert np.array_equal(got, want[want >= edge])  # every one, in data order
+    # the unsigned grid: only the values >= 0 are binned and read back
+    hu, neg, cu = kern.histogram(x, m, base, nb, False, use_numba)
     xn = -x[x < 0].astype(np.float64)
     assert neg[0] == xn.size and neg[1] == pytest.approx(xn.sum())
+    got = kern.extract(x, m, base, nb, flags, False, cu, use_numba)
+    xp = x[x >= 0].astype(np.float64)
+    assert np.array_equal(got, xp[xp >= edge])
+    # counts that do not describe the data are refused, not overrun
+    if use_numba:
+        with pytest.raises(RuntimeError, match="counts"):
+            kern.extract(x, m, base, nb, flags, True, [c * 0 for c in counts], True)
+
+
+@pytest.mark.parametrize("use_numba", BACKENDS)
+def test_chunked_read_back_is_in_data_order(use_numba):
+    """Several chunks (over 2**20 values): each chunk's values land in its own slice,
+    in data order, as one sequential scan would give them."""
+    rng = np.random.default_rng(6)
+    x = (rng.standard_t(4, size=3 * 2**20 + 17) * 0.02).astype(np.float32)
+    m, nb = 12, 1 << 16
+    base = int(kern.keys(np.array([kern.absmax(x, True)]), 52 - m)[0]) - (nb - 1)
+    h, _, counts = kern.histogram(x, m, base, nb, True, use_numba)
+    assert len(counts) == kern.chunks(x.size) > 1
+    flags = rng.random(nb) < 0.01
+    got = kern.extract(x, m, base, nb, flags, True, counts, use_numba)
+    a = np.abs(x.astype(np.float64))
+    idx = np.clip(kern.keys(a, 52 - m) - base, 0, nb - 1)
+    assert np.array_equal(got, a[flags[idx]])
 
 
 # ----------------------------------------------------------------- per channel

@@ -68,14 +68,13 @@ def _histogram_numpy(x, shift, base, nbins, signed):
     edges = _bounds_of(xf.size, P)
     h = np.zeros((nbins, 3))
     neg = np.zeros(3)
-    bins = np.zeros(xf.size, dtype=np.uint16)
+    counts = []
     for c in range(P):
-        hc, nc, bc = _histogram_chunk(xf[edges[c]:edges[c + 1]], shift, base, nbins,
-                                      signed)
+        hc, nc = _histogram_chunk(xf[edges[c]:edges[c + 1]], shift, base, nbins, signed)
         h += hc
         neg += nc
-        bins[edges[c]:edges[c + 1]] = bc
-    return h, neg, bins
+        counts.append(hc[:, 0])
+    return h, neg, counts
 
 
 def _histogram_chunk(xf, shift, base, nbins, signed):
@@ -97,19 +96,13 @@ def _histogram_chunk(xf, shift, base, nbins, signed):
     n = np.bincount(idx, minlength=nbins).astype(np.float64)
     s = np.bincount(idx, weights=a, minlength=nbins)
     q = np.bincount(idx, weights=a * a, minlength=nbins)
-    if signed or a.size == xf.size:
-        bins = idx.astype(np.uint16)
-    else:  # negatives get bin 0; the read-back skips them by sign
-        bins = np.zeros(xf.size, dtype=np.uint16)
-        bins[~negm] = idx
-    return np.stack([n, s, q], axis=1), neg, bins
+    return np.stack([n, s, q], axis=1), neg
 
 
-def _extract_numpy(x, bins, flags, signed):
-    sel = flags[bins]
-    if not signed:
-        sel &= x >= 0
-    return np.abs(x[sel].astype(np.float64))
+def _extract_numpy(x, shift, base, nbins, flags, signed):
+    xf = x.astype(np.float64)
+    a = np.abs(xf) if signed else xf[xf >= 0.0] + 0.0
+    return a[flags[np.clip(keys(a, shift) - base, 0, nbins - 1)]]
 
 
 # --------------------------------------------------------------------------- numba
@@ -126,7 +119,6 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     def _hist_nb(x, xu, m, base, nbins, signed, is32):
         h = np.zeros((nbins, 3))
         neg = np.zeros(3)
-        bins = np.empty(x.size, dtype=np.uint16)
         top = nbins - 1
         shift = 52 - m
         for i in range(x.size):
@@ -137,7 +129,6 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 neg[0] += 1.0
                 neg[1] += -v
                 neg[2] += v * v
-                bins[i] = 0
                 continue
             else:
                 a = v + 0.0
@@ -150,17 +141,15 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 k = 0
             elif k > top:
                 k = top
-            bins[i] = k
             h[k, 0] += 1.0
             h[k, 1] += a
             h[k, 2] += a * a
-        return h, neg, bins
+        return h, neg
 
     @_nb.njit(cache=True, nogil=True)
     def _hist_signed32_nb(x, xu, m, base, nbins):
         # branch-free fast path of _hist_nb for signed float32 data (same results)
         h = np.zeros((nbins, 3))
-        bins = np.empty(x.size, dtype=np.uint16)
         top = nbins - 1
         sh = np.uint32(23 - m)
         for i in range(x.size):
@@ -169,72 +158,47 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             k = (((np.int64(u >> np.uint32(23)) + 896) << m)
                  | np.int64((u & np.uint32(0x7FFFFF)) >> sh)) - base
             k = min(max(k, 0), top)
-            bins[i] = k
             h[k, 0] += 1.0
             h[k, 1] += a
             h[k, 2] += a * a
-        return h, np.zeros(3), bins
+        return h, np.zeros(3)
 
     @_nb.njit(cache=True, nogil=True)
     def _hist_signed64_nb(x, xu, m, base, nbins):
         # branch-free fast path of _hist_nb for signed float64 data (same results)
         h = np.zeros((nbins, 3))
-        bins = np.empty(x.size, dtype=np.uint16)
         top = nbins - 1
         sh = np.uint64(52 - m)
         for i in range(x.size):
             a = abs(x[i])
             k = np.int64((xu[i] & np.uint64(0x7FFFFFFFFFFFFFFF)) >> sh) - base
             k = min(max(k, 0), top)
-            bins[i] = k
             h[k, 0] += 1.0
             h[k, 1] += a
             h[k, 2] += a * a
-        return h, np.zeros(3), bins
+        return h, np.zeros(3)
 
     @_nb.njit(cache=True, nogil=True)
-    def _extract_count_nb(x, bins, flags, signed, lo, hi):
-        cnt = 0
-        for i in range(lo, hi):
-            if flags[bins[i]] and (signed or x[i] >= 0.0):
-                cnt += 1
-        return cnt
-
-    @_nb.njit(cache=True, nogil=True)
-    def _extract_fill_nb(x, bins, flags, signed, lo, hi, out, j):
-        for i in range(lo, hi):
-            if flags[bins[i]]:
-                v = np.float64(x[i])
-                if signed or v >= 0.0:
-                    out[j] = abs(v)
-                    j += 1
-
-    @_nb.njit(cache=True, nogil=True)
-    def _minmax_nb(x, lo, hi, out, c):
-        top = -np.inf
-        bot = np.inf
-        bad = False
+    def _extract_fill_nb(x, xu, m, base, nbins, flags, signed, is32, lo, hi, out, j,
+                         jend):
+        """Write the magnitudes of x[lo:hi] whose bin (the histogram's key, computed
+        again) is flagged to out[j:jend]; returns where it stopped."""
+        top = nbins - 1
+        shift = 52 - m
         for i in range(lo, hi):
             v = np.float64(x[i])
-            top = max(top, v)
-            bot = min(bot, v)
-            bad |= v != v
-        out[c, 0] = np.nan if bad else top
-        out[c, 1] = np.nan if bad else bot
-
-    @_nb.njit(cache=True, nogil=True)
-    def _extract_nb(x, bins, flags, signed, count):
-        out = np.empty(count)
-        j = 0
-        for i in range(x.size):
-            if flags[bins[i]]:
-                v = np.float64(x[i])
-                if not signed and v < 0.0:
-                    continue
-                if j < count:
+            if not signed and v < 0.0:
+                continue
+            if is32:
+                k = _key32(xu[i], m)
+            else:
+                k = np.int64((xu[i] & np.uint64(0x7FFFFFFFFFFFFFFF)) >> np.uint64(shift))
+            k = min(max(k - base, 0), top)
+            if flags[k]:
+                if j < jend:
                     out[j] = abs(v)
                 j += 1
-        return out[:min(j, count)]
+        return j
 
 
 def _histogram_chunked(x, xu, m, base, nbins, signed, is32, P):
@@ -254,10 +218,10 @@ def _histogram_chunked(x, xu, m, base, nbins, signed, is32, P):
     run_spans(one, P, x.size, split=1)
     h = np.zeros((nbins, 3))
     neg = np.zeros(3)
-    for hc, nc, _ in parts:
+    for hc, nc in parts:
         h += hc
         neg += nc
-    return h, neg, np.concatenate([p[2] for p in parts])
+    return h, neg, [hc[:, 0] for hc, _ in parts]
 
 
 def threads() -> int:
@@ -315,17 +279,12 @@ def backend(use_numba: bool | None = None) -> str:
 
 
 def absmax(x: np.ndarray, signed: bool) -> float:
-    """max |x| (``signed``) or max(max x, 0); NaN if any NaN, inf if any inf."""
+    """max |x| (``signed``) or max(max x, 0); NaN if any NaN, inf if any inf.
+
+    numpy's max and min (vectorised, no temporary): on 4 Mi float32 values 0.5 ms
+    against 2.9 ms for a compiled loop on 2 threads, whose NaN test kept it scalar."""
     x = _native(x)
-    P = chunks(x.size)
-    if HAVE_NUMBA and P > 1:
-        out = np.empty((P, 2))
-        edges = _bounds_of(x.size, P)
-        run_spans(lambda a, b: [_minmax_nb(x, edges[c], edges[c + 1], out, c)
-                                for c in range(a, b)], P, x.size, split=1)
-        hi, lo = float(out[:, 0].max()), float(out[:, 1].min())
-    else:
-        hi, lo = float(x.max()), float(x.min())
+    hi, lo = float(x.max()), float(x.min())
     if hi != hi or lo != lo:
         return float("nan")
     if np.isinf(hi) or np.isinf(lo):
@@ -355,10 +314,11 @@ def _use_compiled(x, use_numba, base, m) -> bool:
 
 def histogram(x, m: int, base: int, nbins: int, signed: bool,
               use_numba: bool | None = None):
-    """``(h, neg, bins)``: per-bin ``[count, sum, sum of squares]`` of the magnitudes
-    (shape ``(nbins, 3)``), ``[count, sum, sum of squares]`` of ``-x`` over ``x < 0``
-    when not ``signed`` (then only ``x >= 0`` is binned), and the bin of every value
-    (uint16, 0 for the negatives of the unsigned grid) for :func:`extract`."""
+    """``(h, neg, counts)``: per-bin ``[count, sum, sum of squares]`` of the
+    magnitudes (shape ``(nbins, 3)``), ``[count, sum, sum of squares]`` of ``-x`` over
+    ``x < 0`` when not ``signed`` (then only ``x >= 0`` is binned), and the per-bin
+    counts of each of the :func:`chunks` chunks, with which :func:`extract` places
+    each chunk's values without a counting pass."""
     if nbins > 1 << 16:
         raise ValueError("at most 2**16 bins")
     x = _native(x)
@@ -369,37 +329,37 @@ def histogram(x, m: int, base: int, nbins: int, signed: bool,
             return _histogram_chunked(x, xu, m, base, nbins, bool(signed), is32, P)
         if signed:
             fast = _hist_signed32_nb if is32 else _hist_signed64_nb
-            return fast(x, xu, m, base, nbins)
-        return _hist_nb(x, xu, m, base, nbins, bool(signed), is32)
+            h, neg = fast(x, xu, m, base, nbins)
+        else:
+            h, neg = _hist_nb(x, xu, m, base, nbins, bool(signed), is32)
+        return h, neg, [h[:, 0]]
     return _histogram_numpy(x, 52 - m, base, nbins, bool(signed))
 
 
-def extract(x, bins: np.ndarray, flags: np.ndarray, signed: bool, count: int,
-            use_numba: bool | None = None) -> np.ndarray:
+def extract(x, m: int, base: int, nbins: int, flags: np.ndarray, signed: bool,
+            counts, use_numba: bool | None = None) -> np.ndarray:
     """The magnitudes (unsigned grid: the values >= 0) whose bin is flagged, in data
-    order; `bins` comes from :func:`histogram` and `count` is the number of such
-    values (from the histogram counts)."""
+    order, for the bins of :func:`histogram` (same `m`, `base`, `nbins`; `counts` is
+    its third output: each chunk's per-bin counts, so that the chunks are read back
+    in parallel in one pass, each into its own slice of the output)."""
     x = _native(x)
     flags = np.ascontiguousarray(flags, dtype=np.bool_)
-    if backend(use_numba) == "numba":
-        P = chunks(x.size)
-        if P > 1:
-            edges = _bounds_of(x.size, P)
-            cnt = np.zeros(P + 1, dtype=np.int64)
+    if not _use_compiled(x, use_numba, base, m):
+        return _extract_numpy(x, 52 - m, base, nbins, flags, bool(signed))
+    xu, is32 = _compiled_args(x, m, base)
+    P = len(counts)
+    edges = _bounds_of(x.size, P)
+    offs = np.zeros(P + 1, dtype=np.int64)
+    offs[1:] = np.cumsum([int(cc[flags].sum()) for cc in counts])
+    out = np.empty(int(offs[-1]))
+    stop = np.zeros(P, dtype=np.int64)
 
-            def count(a, b):
-                for c in range(a, b):
-                    cnt[c + 1] = _extract_count_nb(x, bins, flags, bool(signed),
-                                                   edges[c], edges[c + 1])
-            run_spans(count, P, x.size, split=1)
-            offs = np.cumsum(cnt)
-            out = np.empty(int(offs[-1]))
-
-            def fill(a, b):
-                for c in range(a, b):
-                    _extract_fill_nb(x, bins, flags, bool(signed), edges[c],
-                                     edges[c + 1], out, int(offs[c]))
-            run_spans(fill, P, x.size, split=1)
-            return out
-        return _extract_nb(x, bins, flags, bool(signed), int(count))
-    return _extract_numpy(x, bins, flags, bool(signed))
+    def fill(a, b):
+        for c in range(a, b):
+            stop[c] = _extract_fill_nb(x, xu, m, base, nbins, flags, bool(signed), is32,
+                                       edges[c], edges[c + 1], out, int(offs[c]),
+                                       int(offs[c + 1]))
+    run_spans(fill, P, x.size, split=1)
+    if not np.array_equal(stop, offs[1:]):  # the counts do not describe this data
+        raise RuntimeError("extract: the histogram counts do not match the data")
+    return out

@@ -58,11 +58,10 @@ _PRESORT = 256
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     _jit = _nb.njit(cache=True, nogil=True)
 
-    # A row is the tuple (a, P1, P2, bst, srt, bk): the magnitudes `a` grouped
-    # into buckets (bucket k is a[bst[k]:bst[k+1]], all its values with the float64
-    # key max(bits >> (52 - m) - base, 0) = k, bk = (m, base)), the prefix sums of a
-    # and a**2, and whether each bucket is sorted yet.  A bucket is sorted (and its inner prefix sums set) the first
-    # time a search or an index lands in it, so a row is never sorted in full.
+    # A row is the tuple (a, P1, P2, bst, srt, bk): the magnitudes `a` in buckets
+    # (bucket k = a[bst[k]:bst[k+1]], the values whose key max(bits >> (52 - m) - base,
+    # 0) is k; bk = (m, base)), prefix sums of a and a**2, and whether each bucket is
+    # sorted yet (it is, with its prefix sums, the first time a search lands in it).
 
     @_jit
     def _shellsort(a, lo, hi):
@@ -108,8 +107,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         nb = srt.size
         k = 0
         if nb > 1 and t > 0.0:
-            # the bucket of t from its exponent and top m mantissa bits, as the
-            # keys of _make_row (bk = (m, the key of bucket 0))
+            # the bucket of t from its exponent and top m mantissa bits (_make_row)
             k = (np.int64(np.float64(t).view(np.uint64) >> np.uint64(52 - np.int64(bk[0])))
                  - np.int64(bk[1]))
             k = min(max(k, 0), nb - 1)
@@ -346,10 +344,8 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             dq = np.empty(K)
             ith = np.empty(K)
             for k in range(K):
-                # a change at a_i * (1 / theta_k): within an ulp of a_i / theta_k, and
-                # harmless there, since on a nearest-level grid every piece's
-                # quadratic is an upper bound of E (it assigns some level to each
-                # value): a piece evaluated an ulp past its end cannot undercut E
+                # a change at a_i * (1 / theta_k), an ulp from a_i / theta_k: harmless,
+                # every piece's quadratic bounds E above on a nearest-level grid
                 ith[k] = 1.0 / th[k]
                 head[k] = a[pos[k]] * ith[k] if pos[k] < end[k] else np.inf
                 db[k] = c[k] - c[k + 1]
@@ -440,7 +436,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                       np.float64(n)) / afac
         if not (d > 0.0 and d < bestd):
             d = bestd
-        for _ in range(_LLOYD):
+        for _ in range(_LLOYD if n > _DIRECT else 1):  # short rows: swept in full
             val, dn = _error_at(a, P1, P2, bst, srt, bk, c, th, A0, Bn, Cn, d)
             if val < best:
                 best = val
@@ -675,11 +671,11 @@ def solve_rows(rows: np.ndarray, lv, exact: bool, margin_rel: float):
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     X = np.ascontiguousarray(X)
-    if not X.flags.writeable:  # one compiled signature for read-only (mapped) data
-        X = X.copy()
+    if X.flags.writeable:  # one compiled signature: every input reaches it read-only
+        X = X.view()
+        X.flags.writeable = False
     presorted = X.shape[1] <= _PRESORT
-    if presorted:  # numpy's vectorised sort is fastest on short rows
-        X = np.sort(np.abs(X) if lv.signed else X, axis=1)
+    signed = bool(lv.signed)
     c = np.ascontiguousarray(lv.c, dtype=np.float64)
     th = np.ascontiguousarray(lv.theta, dtype=np.float64)
     R = X.shape[0]
@@ -687,8 +683,15 @@ def solve_rows(rows: np.ndarray, lv, exact: bool, margin_rel: float):
            np.zeros(R, dtype=bool), np.zeros(R, dtype=np.int64))
 
     def span(r0, r1):
-        _solve_span_nb(X, r0, r1, bool(lv.signed), presorted, c, th, float(lv.afac),
-                       bool(exact), float(margin_rel), *out)
+        if presorted:  # numpy's vectorised sort is fastest on short rows (per span:
+            # the sorts of the spans run in parallel, numpy releasing the GIL)
+            Xs = np.sort(np.abs(X[r0:r1]) if signed else X[r0:r1], axis=1)
+            Xs.flags.writeable = False
+            _solve_span_nb(Xs, 0, r1 - r0, signed, True, c, th, float(lv.afac),
+                           bool(exact), float(margin_rel), *(o[r0:r1] for o in out))
+        else:
+            _solve_span_nb(X, r0, r1, signed, False, c, th, float(lv.afac), bool(exact),
+                           float(margin_rel), *out)
 
     run_spans(span, R, cost=X.size)
     return out

@@ -48,25 +48,24 @@ class _Summary:
         L = ek.view(np.float64).copy()
         L[:, 0] = 0.0
         self.L = L.ravel()
-        H = np.zeros((C, nb + 1, 3))
+        # prefix sums of count, sum and sum of squares, one contiguous table each
+        P3 = np.zeros((3, C, nb + 1))
         self.neg = np.zeros((C, 3))
-        self.bins = {}
+        self.counts = {}
         for i in np.nonzero(self.valid)[0]:
-            h, neg, self.bins[i] = _k.histogram(rows[i], m, int(self.base[i]), nb,
-                                                signed, use_numba)
-            H[i, 1:] = np.cumsum(h, axis=0)
+            h, neg, self.counts[i] = _k.histogram(rows[i], m, int(self.base[i]), nb,
+                                                  signed, use_numba)
+            ht = np.ascontiguousarray(h.T)
+            for j in range(3):
+                np.cumsum(ht[j], out=P3[j, i, 1:])
             self.neg[i] = neg
-        self.PN = H[:, :, 0].ravel()
-        self.PS = H[:, :, 1].ravel()
-        self.PQ = H[:, :, 2].ravel()
-        self.total_sq = H[:, -1, 2] + self.neg[:, 2]
+        self.PN, self.PS, self.PQ = (P3[j].ravel() for j in range(3))
+        self.total_sq = P3[2, :, -1] + self.neg[:, 2]
 
     def extract(self, row: int, flags: np.ndarray) -> np.ndarray:
         """Sorted values of `row` whose bin is flagged, read back from the data."""
-        o = row * self.stride
-        count = int(np.diff(self.PN[o:o + self.stride])[flags].sum())
-        v = _k.extract(self.rows[row], self.bins[row], flags, self.signed, count,
-                       self.use_numba)
+        v = _k.extract(self.rows[row], self.m, int(self.base[row]), self.nb, flags,
+                       self.signed, self.counts[row], self.use_numba)
         v.sort()
         return v
 
