@@ -43,8 +43,7 @@ from ._kernels import HAVE_NUMBA, _nb, run_spans
 
 __all__ = ["HAVE_NUMBA", "solve_rows"]
 
-# a cell with at most this many level changes is enumerated exactly
-_SWEEP = 256
+_SWEEP = 256  # a cell with at most this many level changes is enumerated exactly
 # rows up to this length skip the bounds: every piece in the bracket is enumerated
 _DIRECT = 256
 # initial cells: one per this many values
@@ -251,8 +250,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                     p = c[k] * d2
                     q = c[k + 1] * d1
                     if q > p:
-                        # the swept values lie in [th_k d1, th_k d2): search for p and
-                        # q only where they fall inside (a wide cell)
+                        # swept values lie in [th_k d1, th_k d2): search p, q if inside
                         mid = 0.5 * (p + q)
                         j1 = e
                         if p > th[k] * d1:
@@ -428,8 +426,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         c0 = c[0]
         cK = c[K]
         amax = _at(a, P1, P2, bst, srt, bk, n - 1)
-        # 1. Lloyd's iteration from the ACIQ model's optimum (a step near the
-        # optimum in practice: the clipping and rounding terms balanced)
+        # 1. Lloyd's iteration from the ACIQ model's optimum (near the exact one)
         best = np.inf
         bestd = amax / cK
         d = _aciq_row(a, P1, P2, bst, srt, bk, 1.0 / (12.0 * afac * afac),
@@ -569,6 +566,45 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return bestd, pieces
 
     @_jit
+    def _error_parts(a, P1, P2, bst, srt, bk, c, th, d, hi):
+        """(sum of squared errors, the part of the values above hi >= the top
+        threshold) at step d, value by value in four partial sums, level by level."""
+        K = th.size
+        n = P1.size - 1
+        tot = 0.0
+        out = 0.0
+        i0 = 0
+        for k in range(K + 1):
+            i1 = _idx(a, P1, P2, bst, srt, bk, th[k] * d) if k < K else n
+            L = c[k] * d
+            s0 = 0.0
+            s1 = 0.0
+            s2 = 0.0
+            s3 = 0.0
+            i = i0
+            while i + 4 <= i1:
+                e0 = a[i] - L
+                e1 = a[i + 1] - L
+                e2 = a[i + 2] - L
+                e3 = a[i + 3] - L
+                s0 += e0 * e0
+                s1 += e1 * e1
+                s2 += e2 * e2
+                s3 += e3 * e3
+                i += 4
+            while i < i1:
+                e0 = a[i] - L
+                s0 += e0 * e0
+                i += 1
+            tot += (s0 + s1) + (s2 + s3)
+            if k == K:
+                for i in range(i0, i1):
+                    if a[i] > hi:
+                        out += (a[i] - L) * (a[i] - L)
+            i0 = i1
+        return tot, out
+
+    @_jit
     def _aciq_row(a, P1, P2, bst, srt, bk, kappa, N):
         """Root of kappa alpha N = sum_{a > alpha} (a - alpha)."""
         n = P1.size - 1
@@ -609,46 +645,11 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                                            margin_rel * A0, afac)
                 al = afac * d
                 top = c[K] * d
-                # the error at the optimum, value by value: every bucket that holds a
-                # threshold is sorted, the others lie at one level
+                # the error at the optimum, value by value
                 neg = qn + 2.0 * c0 * d * sn + c0 * c0 * d * d * nn
-                s = neg
-                t = neg
-                i0 = 0
-                for k in range(K + 1):
-                    i1 = _idx(a, P1, P2, bst, srt, bk, th[k] * d) if k < K else n
-                    L = c[k] * d
-                    # four partial sums: no rounding chain through every value
-                    s0 = 0.0
-                    s1 = 0.0
-                    s2 = 0.0
-                    s3 = 0.0
-                    i = i0
-                    while i + 4 <= i1:
-                        e0 = a[i] - L
-                        e1 = a[i + 1] - L
-                        e2 = a[i + 2] - L
-                        e3 = a[i + 3] - L
-                        s0 += e0 * e0
-                        s1 += e1 * e1
-                        s2 += e2 * e2
-                        s3 += e3 * e3
-                        i += 4
-                    while i < i1:
-                        e0 = a[i] - L
-                        s0 += e0 * e0
-                        i += 1
-                    s += (s0 + s1) + (s2 + s3)
-                    i0 = i1
-                # the truncation part: the values above alpha (at or above the
-                # highest threshold on every grid)
-                j0 = 0
-                if K > 0 and al >= th[K - 1] * d:
-                    j0 = _idx(a, P1, P2, bst, srt, bk, th[K - 1] * d)
-                for i in range(j0, n):
-                    v = a[i]
-                    if v > al:
-                        t += (v - top) * (v - top)
+                s, t = _error_parts(a, P1, P2, bst, srt, bk, c, th, d, al)
+                s += neg
+                t += neg
             else:
                 al = _aciq_row(a, P1, P2, bst, srt, bk, kappa, np.float64(N))
                 t = qn

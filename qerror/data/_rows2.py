@@ -57,7 +57,8 @@ _MERGE = 32
 
 
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
-    from ._rows import _bs, _idx, _make_row, _shellsort3, _shrink, _sort_bucket, _vertex
+    from ._rows import (_bs, _error_parts, _idx, _make_row, _shellsort3, _shrink,
+                        _sort_bucket, _vertex)
     from ._sides2 import _bracket2, _cell2, _count, _gal, _prepare, _side_flat, _sorted
 
     _jit = _nb.njit(cache=True, nogil=True)
@@ -254,43 +255,10 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
 
     @_jit
     def _side_error(S, d, hi):
-        """(sum of squared errors, the part from values above hi) of a side at d,
-        value by value (four partial sums: no rounding chain through the values)."""
+        """(sum of squared errors, the part from values above hi) of a side at d
+        (_rows._error_parts)."""
         a, P1, P2, bst, srt, bk, c, th = S
-        K = th.size
-        n = P1.size - 1
-        tot = 0.0
-        out = 0.0
-        i0 = 0
-        for k in range(K + 1):
-            i1 = _idx(a, P1, P2, bst, srt, bk, th[k] * d) if k < K else n
-            L = c[k] * d
-            s0 = 0.0
-            s1 = 0.0
-            s2 = 0.0
-            s3 = 0.0
-            i = i0
-            while i + 4 <= i1:
-                e0 = a[i] - L
-                e1 = a[i + 1] - L
-                e2 = a[i + 2] - L
-                e3 = a[i + 3] - L
-                s0 += e0 * e0
-                s1 += e1 * e1
-                s2 += e2 * e2
-                s3 += e3 * e3
-                i += 4
-            while i < i1:
-                e0 = a[i] - L
-                s0 += e0 * e0
-                i += 1
-            tot += (s0 + s1) + (s2 + s3)
-            if k == K:  # the values beyond the range sit at the top level
-                for i in range(i0, i1):
-                    if a[i] > hi:
-                        out += (a[i] - L) * (a[i] - L)
-            i0 = i1
-        return tot, out
+        return _error_parts(a, P1, P2, bst, srt, bk, c, th, d, hi)
 
     @_jit
     def _solve_span2(X, r0, r1, presorted, cp, thp, cm, thm, afac, hi1, lo1,
