@@ -94,7 +94,7 @@ def test_cell_bound_never_exceeds_the_error(grid, kind):
 
 
 def test_shrink_keeps_every_step_the_bound_allows():
-    from qerror.data import _rows
+    from qerror.data import _pieces
     rng = np.random.default_rng(5)
     for _ in range(2000):
         C = rng.uniform(0.5, 2.0)
@@ -106,7 +106,7 @@ def test_shrink_keeps_every_step_the_bound_allows():
         U = floor + gap + rng.uniform(-0.1, 0.5)
         d1 = rng.uniform(0.1, 2.0)
         d2 = d1 + rng.uniform(0.0, 2.0)
-        r1, r2 = _rows._shrink(A, B, C, gap, U, d1, d2)
+        r1, r2 = _pieces._shrink(A, B, C, gap, U, d1, d2)
         D = np.linspace(d1, d2, 501)
         keep = A - 2 * B * D + C * D * D + gap <= U
         if r2 < r1:

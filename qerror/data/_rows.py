@@ -55,6 +55,8 @@ _PRESORT = 256
 
 
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
+    from ._pieces import _next_change, _piece, _shrink, _vertex
+
     _jit = _nb.njit(cache=True, nogil=True)
 
     # A row is the tuple (a, P1, P2, bst, srt, bk): the magnitudes `a` in buckets
@@ -264,28 +266,6 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return A, B, C, gap, nev
 
     @_jit
-    def _shrink(A, B, C, gap, U, d1, d2):
-        """The part of [d1, d2] where the bound A - 2 B D + C D^2 + gap is at most U:
-        between the roots, widened by far more than their rounding error (about
-        sqrt(eps) B / C where the roots nearly coincide); empty if r2 < r1."""
-        disc = B * B + C * (U - gap - A)
-        if not C > 0.0:
-            return d1, d2
-        if disc < 0.0:
-            return d2, d1
-        sq = np.sqrt(disc)
-        pad = 1e-7 * d2
-        return max((B - sq) / C - pad, d1), min((B + sq) / C + pad, d2)
-
-    @_jit
-    def _vertex(A, B, C, lo, hi):
-        if C > 0.0:
-            v = min(max(B / C, lo), hi)
-        else:
-            v = lo
-        return v, A - 2.0 * B * v + C * v * v
-
-    @_jit
     def _shellsort3(d, b, cc, m):
         """Sort d[:m] ascending, carrying b and cc along (Ciura's gaps)."""
         for gap in (701, 301, 132, 57, 23, 10, 4, 1):
@@ -352,26 +332,8 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             for k in range(K):
                 left += end[k] - pos[k]
             for _ in range(left + 1):
-                kb = 0
-                vb = head[0]
-                for k in range(1, K):  # branch-free selection of the next change
-                    h = head[k]
-                    kb = k if h < vb else kb
-                    vb = h if h < vb else vb
-                # the piece's least value is at least the quadratic's minimum
-                # A0 - B^2 / C: look closer only when that may improve on the best
-                if C <= 0.0 or A0 * C - B * B < best * C:
-                    hi = min(max(vb, lo), d2)
-                    if C > 0.0 and B >= C * lo and B <= C * hi:
-                        v = B / C
-                        best = A0 - B * v
-                        bestd = v
-                    else:
-                        e = lo if (C <= 0.0 or B < C * lo) else hi
-                        val = A0 - 2.0 * B * e + C * e * e
-                        if val < best:
-                            best = val
-                            bestd = e
+                kb, vb = _next_change(head)
+                best, bestd = _piece(A0, B, C, lo, min(max(vb, lo), d2), best, bestd)
                 if vb >= d2:
                     break
                 B += db[kb] * a[pos[kb]]

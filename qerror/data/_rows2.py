@@ -57,8 +57,8 @@ _MERGE = 32
 
 
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
-    from ._rows import (_bs, _error_parts, _idx, _make_row, _shellsort3, _shrink,
-                        _sort_bucket, _vertex)
+    from ._pieces import _next_change, _piece, _shrink, _vertex
+    from ._rows import _bs, _error_parts, _idx, _make_row, _shellsort3, _sort_bucket
     from ._sides2 import _bracket2, _cell2, _count, _gal, _prepare, _side_flat, _sorted
 
     _jit = _nb.njit(cache=True, nogil=True)
@@ -145,26 +145,8 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 else:
                     head[r] = np.inf
             for _ in range(left + 1):
-                kb = 0
-                vb = head[0]
-                for r in range(1, R):  # branch-free selection of the next change
-                    h = head[r]
-                    kb = r if h < vb else kb
-                    vb = h if h < vb else vb
-                # a piece can only improve on the best if its quadratic's minimum
-                # A0 - B^2 / C does (see _rows._sweep for the ulp argument)
-                if C <= 0.0 or A0 * C - B * B < best * C:
-                    hi = min(max(vb, lo), d2)
-                    if C > 0.0 and B >= C * lo and B <= C * hi:
-                        v = B / C
-                        best = A0 - B * v
-                        bestd = v
-                    else:
-                        e = lo if (C <= 0.0 or B < C * lo) else hi
-                        val = A0 - 2.0 * B * e + C * e * e
-                        if val < best:
-                            best = val
-                            bestd = e
+                kb, vb = _next_change(head)
+                best, bestd = _piece(A0, B, C, lo, min(max(vb, lo), d2), best, bestd)
                 if vb >= d2:
                     break
                 av = ap[pos[kb]] if kb < Kp else am[pos[kb]]

@@ -1,0 +1,63 @@
+r"""Compiled arithmetic on the pieces of the piecewise-quadratic error.
+
+Private to the row solvers (:mod:`qerror.data._rows`, :mod:`qerror.data._rows2`): on
+a piece the error times N is the quadratic :math:`A - 2B\Delta + C\Delta^2` in the
+step :math:`\Delta`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._kernels import HAVE_NUMBA, _nb
+
+if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
+    _jit = _nb.njit(cache=True, nogil=True)
+
+    @_jit
+    def _shrink(A, B, C, gap, U, d1, d2):
+        """The part of [d1, d2] where the bound A - 2 B D + C D^2 + gap is at most U:
+        between the roots, widened by far more than their rounding error (about
+        sqrt(eps) B / C where the roots nearly coincide); empty if r2 < r1."""
+        disc = B * B + C * (U - gap - A)
+        if not C > 0.0:
+            return d1, d2
+        if disc < 0.0:
+            return d2, d1
+        sq = np.sqrt(disc)
+        pad = 1e-7 * d2
+        return max((B - sq) / C - pad, d1), min((B + sq) / C + pad, d2)
+
+    @_jit
+    def _vertex(A, B, C, lo, hi):
+        if C > 0.0:
+            v = min(max(B / C, lo), hi)
+        else:
+            v = lo
+        return v, A - 2.0 * B * v + C * v * v
+
+    @_jit
+    def _next_change(head):
+        """(run, step) of the smallest head: the next level change (branch-free)."""
+        kb = 0
+        vb = head[0]
+        for k in range(1, head.size):
+            h = head[k]
+            kb = k if h < vb else kb
+            vb = h if h < vb else vb
+        return kb, vb
+
+    @_jit
+    def _piece(A0, B, C, lo, hi, best, bestd):
+        """The better of (best, bestd) and the least of A0 - 2 B D + C D^2 on [lo, hi];
+        the piece is looked at only if the quadratic's minimum A0 - B^2 / C can improve
+        on the best."""
+        if C <= 0.0 or A0 * C - B * B < best * C:
+            if C > 0.0 and B >= C * lo and B <= C * hi:
+                v = B / C
+                return A0 - B * v, v
+            e = lo if (C <= 0.0 or B < C * lo) else hi
+            val = A0 - 2.0 * B * e + C * e * e
+            if val < best:
+                return val, e
+        return best, bestd
