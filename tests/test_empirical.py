@@ -186,13 +186,19 @@ def test_medium_arrays_bnb_equals_exhaustive(grid, kind):
 @pytest.mark.parametrize("grid", GRIDS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_numba_and_numpy_give_the_same_alpha(grid, dtype):
+    # the histograms are bit-identical (test_kernels_agree_bitwise); the compiled
+    # branch and bound (qerror.data._tensor) sums the same terms in another order,
+    # so the optimum agrees to rounding: the same piece, a few ulp apart
     rng = np.random.default_rng(3)
     x = (rng.standard_t(4, size=50_000) * 0.1).astype(dtype)
     x[10] = -7.0
     a = optimal_alpha_data(x, 4, grid=grid, use_numba=True)
     b = optimal_alpha_data(x, 4, grid=grid, use_numba=False)
-    assert a.alpha == b.alpha
-    assert a.mse == b.mse
+    assert a.alpha == pytest.approx(b.alpha, rel=1e-14)
+    assert a.mse == pytest.approx(b.mse, rel=1e-13)
+    assert a.truncation == pytest.approx(b.truncation, rel=1e-12)
+    assert a.extra["swept"] == b.extra["swept"]
+    assert a.nfev == b.nfev
     assert a.extra["backend"] == "numba" and b.extra["backend"] == "numpy"
     for model in ("aciq",):
         assert (optimal_alpha_data(x, 4, grid=grid, model=model, use_numba=True).alpha

@@ -23,8 +23,8 @@ import os
 
 import numpy as np
 
-__all__ = ["HAVE_NUMBA", "backend", "absmax", "histogram", "extract", "keys", "chunks",
-           "threads", "run_spans"]
+__all__ = ["HAVE_NUMBA", "backend", "absmax", "histogram", "prefix_sums", "extract",
+           "keys", "chunks", "threads", "run_spans"]
 
 try:  # pragma: no cover - depends on the environment
     if os.environ.get("QERROR_NO_NUMBA"):
@@ -110,15 +110,12 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
 
     @_nb.njit(cache=True, nogil=True)
     def _key32(u, m):
-        # float64 key of the magnitude of a normal float32 given by its bits u
-        u = u & np.uint32(0x7FFFFFFF)
-        e = np.int64(u >> np.uint32(23))
-        return ((e + 896) << m) | np.int64((u & np.uint32(0x7FFFFF)) >> np.uint32(23 - m))
+        # float64 key of the magnitude of a normal float32 given by its bits u: the
+        # float32 exponent and top m mantissa bits, the exponent rebiased (+896)
+        return np.int64((u & np.uint32(0x7FFFFFFF)) >> np.uint32(23 - m)) + (896 << m)
 
     @_nb.njit(cache=True, nogil=True)
-    def _hist_nb(x, xu, m, base, nbins, signed, is32):
-        h = np.zeros((nbins, 3))
-        neg = np.zeros(3)
+    def _hist_nb(x, xu, m, base, nbins, signed, is32, h, neg):
         top = nbins - 1
         shift = 52 - m
         for i in range(x.size):
@@ -144,29 +141,24 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             h[k, 0] += 1.0
             h[k, 1] += a
             h[k, 2] += a * a
-        return h, neg
 
     @_nb.njit(cache=True, nogil=True)
-    def _hist_signed32_nb(x, xu, m, base, nbins):
+    def _hist_signed32_nb(x, xu, m, base, nbins, h):
         # branch-free fast path of _hist_nb for signed float32 data (same results)
-        h = np.zeros((nbins, 3))
         top = nbins - 1
         sh = np.uint32(23 - m)
+        kb = base - (896 << m)
         for i in range(x.size):
             a = abs(np.float64(x[i]))
-            u = xu[i] & np.uint32(0x7FFFFFFF)
-            k = (((np.int64(u >> np.uint32(23)) + 896) << m)
-                 | np.int64((u & np.uint32(0x7FFFFF)) >> sh)) - base
+            k = np.int64((xu[i] & np.uint32(0x7FFFFFFF)) >> sh) - kb
             k = min(max(k, 0), top)
             h[k, 0] += 1.0
             h[k, 1] += a
             h[k, 2] += a * a
-        return h, np.zeros(3)
 
     @_nb.njit(cache=True, nogil=True)
-    def _hist_signed64_nb(x, xu, m, base, nbins):
+    def _hist_signed64_nb(x, xu, m, base, nbins, h):
         # branch-free fast path of _hist_nb for signed float64 data (same results)
-        h = np.zeros((nbins, 3))
         top = nbins - 1
         sh = np.uint64(52 - m)
         for i in range(x.size):
@@ -176,7 +168,6 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             h[k, 0] += 1.0
             h[k, 1] += a
             h[k, 2] += a * a
-        return h, np.zeros(3)
 
     @_nb.njit(cache=True, nogil=True)
     def _extract_fill_nb(x, xu, m, base, nbins, flags, signed, is32, lo, hi, out, j,
@@ -201,27 +192,52 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return j
 
 
-def _histogram_chunked(x, xu, m, base, nbins, signed, is32, P):
-    """The compiled histogram of P chunks (one thread each), added in chunk order as
-    :func:`_histogram_numpy` adds them."""
+    @_nb.njit(cache=True, nogil=True)
+    def _prefix_nb(H, out):
+        """out[j, 1:] = cumsum over bins of sum over chunks of H[c, :, j], the chunks
+        added in order from 0 and the bins accumulated in order, exactly as numpy's
+        ``h += hc`` and ``np.cumsum`` do."""
+        nbins = out.shape[1] - 1
+        for j in range(3):
+            out[j, 0] = 0.0
+        for k in range(nbins):
+            for j in range(3):
+                v = 0.0
+                for c in range(H.shape[0]):
+                    v += H[c, k, j]
+                out[j, k + 1] = out[j, k] + v
+
+
+def _histogram_parts(x, xu, m, base, nbins, signed, is32, P):
+    """The compiled histograms of P chunks (one thread each): ``H[c]`` the per-bin
+    sums of chunk c, ``neg[c]`` its negatives' sums (unsigned grid)."""
     edges = _bounds_of(x.size, P)
-    parts = [None] * P
+    H = np.zeros((P, nbins, 3))
+    neg = np.zeros((P, 3))
 
     def one(a, b):
         for c in range(a, b):
             lo, hi = edges[c], edges[c + 1]
             if signed:
                 fast = _hist_signed32_nb if is32 else _hist_signed64_nb
-                parts[c] = fast(x[lo:hi], xu[lo:hi], m, base, nbins)
+                fast(x[lo:hi], xu[lo:hi], m, base, nbins, H[c])
             else:
-                parts[c] = _hist_nb(x[lo:hi], xu[lo:hi], m, base, nbins, signed, is32)
-    run_spans(one, P, x.size, split=1)
+                _hist_nb(x[lo:hi], xu[lo:hi], m, base, nbins, signed, is32, H[c],
+                         neg[c])
+    run_spans(one, P, x.size, split=P)
+    return H, neg
+
+
+def _histogram_chunked(x, xu, m, base, nbins, signed, is32, P):
+    """The compiled histogram of P chunks, added in chunk order as
+    :func:`_histogram_numpy` adds them."""
+    H, negs = _histogram_parts(x, xu, m, base, nbins, signed, is32, P)
     h = np.zeros((nbins, 3))
     neg = np.zeros(3)
-    for hc, nc in parts:
-        h += hc
-        neg += nc
-    return h, neg, [hc[:, 0] for hc, _ in parts]
+    for c in range(P):
+        h += H[c]
+        neg += negs[c]
+    return h, neg, [H[c, :, 0] for c in range(P)]
 
 
 def threads() -> int:
@@ -234,25 +250,42 @@ _POOL = None
 
 
 def run_spans(fn, count: int, cost: int, split: int = 4) -> None:
-    """Call ``fn(lo, hi)`` on contiguous spans covering ``range(count)`` on a pool of
-    :func:`threads` threads (the compiled functions release the GIL), or once when
-    the work (`cost` values) is too small to share.  ``split`` spans per thread let
-    finished threads take over work when spans differ in cost.  Which thread runs a
-    span never changes its result."""
+    """Call ``fn(lo, hi)`` on contiguous spans covering ``range(count)``: the calling
+    thread and ``threads() - 1`` pool threads take spans from a shared queue until
+    none is left (the compiled functions release the GIL), or one call when the work
+    (`cost` values) is too small to share.  ``split`` spans per thread let a thread
+    that starts late or finishes early leave the rest to the others.  Which thread
+    runs a span never changes its result."""
     global _POOL
     T = min(threads(), count, max(1, cost >> 15))
     if T <= 1:
         fn(0, count)
         return
-    if _POOL is None or _POOL[0] != T:
+    if _POOL is None or _POOL[0] != T - 1:
+        import threading
         from concurrent.futures import ThreadPoolExecutor
 
-        _POOL = (T, ThreadPoolExecutor(T, thread_name_prefix="qerror"))
+        _POOL = (T - 1, ThreadPoolExecutor(T - 1, thread_name_prefix="qerror"),
+                 threading.Lock())
     k = min(count, split * T)
     bounds = [count * i // k for i in range(k + 1)]
-    spans = zip(bounds[:-1], bounds[1:], strict=True)
-    for f in [_POOL[1].submit(fn, lo, hi) for lo, hi in spans]:
-        f.result()
+    spans = iter(list(zip(bounds[:-1], bounds[1:], strict=True)))
+    lock = _POOL[2]
+
+    def take():
+        while True:
+            with lock:
+                span = next(spans, None)
+            if span is None:
+                return
+            fn(*span)
+
+    futures = [_POOL[1].submit(take) for _ in range(T - 1)]
+    try:
+        take()
+    finally:
+        for f in futures:
+            f.result()
 
 
 def _native(x: np.ndarray) -> np.ndarray:
@@ -324,16 +357,34 @@ def histogram(x, m: int, base: int, nbins: int, signed: bool,
     x = _native(x)
     if _use_compiled(x, use_numba, base, m):
         xu, is32 = _compiled_args(x, m, base)
-        P = chunks(x.size)
-        if P > 1:
-            return _histogram_chunked(x, xu, m, base, nbins, bool(signed), is32, P)
-        if signed:
-            fast = _hist_signed32_nb if is32 else _hist_signed64_nb
-            h, neg = fast(x, xu, m, base, nbins)
-        else:
-            h, neg = _hist_nb(x, xu, m, base, nbins, bool(signed), is32)
-        return h, neg, [h[:, 0]]
+        return _histogram_chunked(x, xu, m, base, nbins, bool(signed), is32,
+                                  chunks(x.size))
     return _histogram_numpy(x, 52 - m, base, nbins, bool(signed))
+
+
+def prefix_sums(x, m: int, base: int, nbins: int, signed: bool,
+                use_numba: bool | None = None):
+    """``(P, neg, counts)``: the :func:`histogram`'s per-bin sums as prefix sums,
+    ``P[j, i]`` the sum of column ``j`` (count, sum, sum of squares) over bins
+    ``< i`` (shape ``(3, nbins + 1)``), with `neg` and `counts` as there.  The same
+    floats on both back ends (chunks added in order, bins accumulated in order)."""
+    x = _native(x)
+    out = np.empty((3, nbins + 1))
+    if not _use_compiled(x, use_numba, base, m):
+        h, neg, counts = histogram(x, m, base, nbins, signed, use_numba)
+        out[:, 0] = 0.0
+        np.cumsum(h, axis=0, out=out[:, 1:].T)
+        return out, neg, counts
+    if nbins > 1 << 16:
+        raise ValueError("at most 2**16 bins")
+    xu, is32 = _compiled_args(x, m, base)
+    H, negs = _histogram_parts(x, xu, m, base, nbins, bool(signed), is32,
+                               chunks(x.size))
+    _prefix_nb(H, out)
+    neg = np.zeros(3)
+    for c in range(H.shape[0]):
+        neg += negs[c]
+    return out, neg, [H[c, :, 0] for c in range(H.shape[0])]
 
 
 def extract(x, m: int, base: int, nbins: int, flags: np.ndarray, signed: bool,
@@ -359,7 +410,7 @@ def extract(x, m: int, base: int, nbins: int, flags: np.ndarray, signed: bool,
             stop[c] = _extract_fill_nb(x, xu, m, base, nbins, flags, bool(signed), is32,
                                        edges[c], edges[c + 1], out, int(offs[c]),
                                        int(offs[c + 1]))
-    run_spans(fill, P, x.size, split=1)
+    run_spans(fill, P, x.size, split=P)
     if not np.array_equal(stop, offs[1:]):  # the counts do not describe this data
         raise RuntimeError("extract: the histogram counts do not match the data")
     return out

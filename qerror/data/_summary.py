@@ -43,24 +43,32 @@ class _Summary:
         self.valid = np.isfinite(self.amax) & (self.amax > 0)
         top = _k.keys(np.where(self.valid, self.amax, 1.0), self.shift)
         self.base = np.maximum(top - (nb - 1), 0)
-        ek = ((self.base[:, None] + np.arange(nb + 1)).astype(np.uint64)
-              << np.uint64(self.shift))
-        L = ek.view(np.float64).copy()
-        L[:, 0] = 0.0
-        self.L = L.ravel()
+        self._L = None
         # prefix sums of count, sum and sum of squares, one contiguous table each
         P3 = np.zeros((3, C, nb + 1))
         self.neg = np.zeros((C, 3))
         self.counts = {}
         for i in np.nonzero(self.valid)[0]:
-            h, neg, self.counts[i] = _k.histogram(rows[i], m, int(self.base[i]), nb,
-                                                  signed, use_numba)
-            ht = np.ascontiguousarray(h.T)
-            for j in range(3):
-                np.cumsum(ht[j], out=P3[j, i, 1:])
-            self.neg[i] = neg
+            P, self.neg[i], self.counts[i] = _k.prefix_sums(
+                rows[i], m, int(self.base[i]), nb, signed, use_numba)
+            if C == 1:
+                P3 = P[:, None, :]
+            else:
+                P3[:, i] = P
         self.PN, self.PS, self.PQ = (P3[j].ravel() for j in range(3))
         self.total_sq = P3[2, :, -1] + self.neg[:, 2]
+
+    @property
+    def L(self) -> np.ndarray:
+        """Left edges of the bins, row after row (stride ``nb + 1``; the last of a
+        row is its top edge): exact floats from the keys."""
+        if self._L is None:
+            ek = ((self.base[:, None] + np.arange(self.nb + 1)).astype(np.uint64)
+                  << np.uint64(self.shift))
+            L = ek.view(np.float64).copy()
+            L[:, 0] = 0.0
+            self._L = L.ravel()
+        return self._L
 
     def extract(self, row: int, flags: np.ndarray) -> np.ndarray:
         """Sorted values of `row` whose bin is flagged, read back from the data."""

@@ -296,6 +296,20 @@ def _exact_pass(h: _Summary, lv: _Levels, D1, D2, CH, rows, rounds) -> _Solution
                      int(val.size), total, rounds)
 
 
+def _solve_compiled(h: _Summary, lv: _Levels) -> _Solution:
+    """:func:`_solve_exact` for one row, compiled (:mod:`qerror.data._tensor`)."""
+    from . import _tensor as _t
+
+    base = int(h.base[0])
+    hist = (h.PN, h.PS, h.PQ, h.neg[0], h.shift, base, h.nb, lv.c, lv.theta)
+    D1, D2, rounds = _t.bnb(*hist, float(h.size), float(h.amax[0]),
+                            float(_MARGIN * h.total_sq[0]), lv.signed, _DIRECT_LIMIT)
+    v = h.extract(0, _t.swept_flags(h.shift, base, h.nb, lv.theta, lv.afac, D1, D2))
+    d, sse, tsse, pieces = _t.enumerate_cells(*hist, lv.afac, D1, D2, v, lv.signed)
+    return _Solution(np.array([d]), np.array([sse]), np.array([tsse]), D1.size, pieces,
+                     v.size, rounds)
+
+
 # ============================================================================ ACIQ
 def _solve_aciq(h: _Summary, lv: _Levels, r: int):
     r"""Root of :math:`\kappa \alpha N = \sum_{a > \alpha} (a - \alpha)` for row `r`,
@@ -399,7 +413,10 @@ def _solve_rows(xa: np.ndarray, rows: np.ndarray, bits: int, model: str, fmt,
         rd = np.where(h.valid, mse - tr, 0.0)
     elif todo.size:
         _bits_ok_for_exact(bits, fmt)
-        sol = _solve_exact(h, lv, todo)
+        if C == 1 and backend == "numba":
+            sol = _solve_compiled(h, lv)
+        else:
+            sol = _solve_exact(h, lv, todo)
         alpha[todo] = lv.afac * sol.step
         mse[todo], tr[todo] = sol.sse / N, sol.trunc_sse / N
         if N * todo.size <= 1 << 16:  # small data: the error evaluated point by point
