@@ -8,10 +8,10 @@ read-back of the values that fall into flagged bins.
 Bins are log-spaced and defined by the float64 bit pattern: the key of a magnitude
 ``a`` is ``bits(a) >> (52 - m)`` (exponent and the top ``m`` mantissa bits), and bin
 ``i`` holds the keys ``base + i`` (bin 0 also every smaller key).  Bin edges are exact
-floats, so membership has no rounding.  The histogram pass also stores the bin of every
-value (uint16), so the read-back pass only tests a flag per value.  Both back ends
-compute the same keys and accumulate the sums in data order, so they return
-bit-identical results and the solver returns the same alpha with or without numba.
+floats, so membership has no rounding.  The read-back pass computes each value's key
+again and tests a flag per bin.  Both back ends compute the same keys and accumulate
+the sums in data order, in fixed chunks added in order, so their histograms (and
+prefix sums) are bit-identical.
 
 numba is optional (``pip install qerror[fast]``); set ``QERROR_NO_NUMBA=1`` to force
 the numpy path.
@@ -109,35 +109,23 @@ def _extract_numpy(x, shift, base, nbins, flags, signed):
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
 
     @_nb.njit(cache=True, nogil=True)
-    def _key32(u, m):
-        # float64 key of the magnitude of a normal float32 given by its bits u: the
-        # float32 exponent and top m mantissa bits, the exponent rebiased (+896)
-        return np.int64((u & np.uint32(0x7FFFFFFF)) >> np.uint32(23 - m)) + (896 << m)
-
-    @_nb.njit(cache=True, nogil=True)
-    def _hist_nb(x, xu, m, base, nbins, signed, is32, h, neg):
+    def _hist_nb(x, xu, m, base, nbins, signed, is32, h):
+        # h has nbins + 1 rows: the last collects the negative values when not
+        # signed (branch-free: the sign only selects the row)
         top = nbins - 1
-        shift = 52 - m
+        sh32 = np.uint32(23 - m)
+        kb32 = base - (896 << m)
+        sh64 = np.uint64(52 - m)
         for i in range(x.size):
             v = np.float64(x[i])
-            if signed:
-                a = abs(v)
-            elif v < 0.0:
-                neg[0] += 1.0
-                neg[1] += -v
-                neg[2] += v * v
-                continue
-            else:
-                a = v + 0.0
+            a = abs(v)
             if is32:
-                k = _key32(xu[i], m)
+                k = np.int64((xu[i] & np.uint32(0x7FFFFFFF)) >> sh32) - kb32
             else:
-                k = np.int64((xu[i] & np.uint64(0x7FFFFFFFFFFFFFFF)) >> np.uint64(shift))
-            k -= base
-            if k < 0:
-                k = 0
-            elif k > top:
-                k = top
+                k = np.int64((xu[i] & np.uint64(0x7FFFFFFFFFFFFFFF)) >> sh64) - base
+            k = min(max(k, 0), top)
+            if not signed:
+                k = nbins if v < 0.0 else k
             h[k, 0] += 1.0
             h[k, 1] += a
             h[k, 2] += a * a
@@ -175,22 +163,22 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         """Write the magnitudes of x[lo:hi] whose bin (the histogram's key, computed
         again) is flagged to out[j:jend]; returns where it stopped."""
         top = nbins - 1
-        shift = 52 - m
+        sh32 = np.uint32(23 - m)
+        kb32 = base - (896 << m)
+        sh64 = np.uint64(52 - m)
         for i in range(lo, hi):
-            v = np.float64(x[i])
-            if not signed and v < 0.0:
-                continue
             if is32:
-                k = _key32(xu[i], m)
+                k = np.int64((xu[i] & np.uint32(0x7FFFFFFF)) >> sh32) - kb32
             else:
-                k = np.int64((xu[i] & np.uint64(0x7FFFFFFFFFFFFFFF)) >> np.uint64(shift))
-            k = min(max(k - base, 0), top)
+                k = np.int64((xu[i] & np.uint64(0x7FFFFFFFFFFFFFFF)) >> sh64) - base
+            k = min(max(k, 0), top)
             if flags[k]:
-                if j < jend:
-                    out[j] = abs(v)
-                j += 1
+                v = np.float64(x[i])
+                if signed or v >= 0.0:
+                    if j < jend:
+                        out[j] = abs(v)
+                    j += 1
         return j
-
 
     @_nb.njit(cache=True, nogil=True)
     def _prefix_nb(H, out):
@@ -212,8 +200,7 @@ def _histogram_parts(x, xu, m, base, nbins, signed, is32, P):
     """The compiled histograms of P chunks (one thread each): ``H[c]`` the per-bin
     sums of chunk c, ``neg[c]`` its negatives' sums (unsigned grid)."""
     edges = _bounds_of(x.size, P)
-    H = np.zeros((P, nbins, 3))
-    neg = np.zeros((P, 3))
+    H = np.zeros((P, nbins + 1, 3))  # row nbins: the negatives (unsigned grid)
 
     def one(a, b):
         for c in range(a, b):
@@ -222,10 +209,9 @@ def _histogram_parts(x, xu, m, base, nbins, signed, is32, P):
                 fast = _hist_signed32_nb if is32 else _hist_signed64_nb
                 fast(x[lo:hi], xu[lo:hi], m, base, nbins, H[c])
             else:
-                _hist_nb(x[lo:hi], xu[lo:hi], m, base, nbins, signed, is32, H[c],
-                         neg[c])
+                _hist_nb(x[lo:hi], xu[lo:hi], m, base, nbins, signed, is32, H[c])
     run_spans(one, P, x.size, split=P)
-    return H, neg
+    return H[:, :nbins], H[:, nbins]
 
 
 def _histogram_chunked(x, xu, m, base, nbins, signed, is32, P):

@@ -32,8 +32,11 @@ class _Summary:
         C, N = rows.shape
         self.C, self.size = C, N
         self.amax = np.array([_k.absmax(r, signed) for r in rows])
-        # about 8 values per bin, more bins for finer grids (bins must resolve steps)
+        # about 8 values per bin, more bins for finer grids (bins must resolve steps),
+        # but no more than 2**11 per level: beyond that a larger table costs the
+        # histogram pass more (cache misses) than the values it saves reading back
         per = N / 8 * max(1.0, levels / 8)
+        per = min(per, (1 << 11) * max(levels, 8))
         per = min(per, (1 << 22) / C)  # bound the (rows x bins) tables' memory
         nb = int(min(1 << 16, max(256, 1 << int(round(math.log2(per + 1))))))
         # mantissa bits kept: the bins cover 2**(log2(nb) - m) = 16 binades below amax
