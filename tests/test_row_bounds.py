@@ -114,3 +114,33 @@ def test_shrink_keeps_every_step_the_bound_allows():
         else:
             assert d1 <= r1 <= r2 <= d2
             assert np.all((D[keep] >= r1) & (D[keep] <= r2))
+
+
+@pytest.mark.parametrize("m", [0, 1, 5, 63, 64, 65, 300, 5000])
+@pytest.mark.parametrize("kind", ["uniform", "binades", "ties", "equal"])
+def test_sort_changes_sorts_and_carries(m, kind):
+    """The level changes' sort (bucketed by float bits, then an insertion sort) gives
+    np.sort's order and carries the two companion arrays with their steps."""
+    from qerror.data._pieces import _sort_changes
+
+    rng = np.random.default_rng(m)
+    if kind == "uniform":
+        d = rng.uniform(1.0, 1.001, m)
+    elif kind == "binades":
+        d = 2.0 ** rng.uniform(-40, 40, m)
+    elif kind == "ties":
+        d = rng.choice([0.5, 0.7, 3.0], m)
+    else:
+        d = np.full(m, 2.5)
+    b = d * 3.0 + 1.0  # companions: functions of d, so they follow it
+    cc = -d
+    extra = 7
+    D = np.concatenate([d, rng.uniform(size=extra)])  # beyond m: untouched
+    B = np.concatenate([b, np.zeros(extra)])
+    CC = np.concatenate([cc, np.zeros(extra)])
+    tail = D[m:].copy()
+    _sort_changes(D, B, CC, m)
+    assert np.array_equal(D[:m], np.sort(d))
+    assert np.array_equal(B[:m], D[:m] * 3.0 + 1.0)
+    assert np.array_equal(CC[:m], -D[:m])
+    assert np.array_equal(D[m:], tail)

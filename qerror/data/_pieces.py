@@ -61,3 +61,77 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             if val < best:
                 return val, e
         return best, bestd
+
+    @_jit
+    def _shellsort3(d, b, cc, m):
+        """Sort d[:m] ascending, carrying b and cc along (Ciura's gaps)."""
+        for gap in (701, 301, 132, 57, 23, 10, 4, 1):
+            if gap >= m:
+                continue
+            for i in range(gap, m):
+                v, vb, vc = d[i], b[i], cc[i]
+                j = i
+                while j >= gap and d[j - gap] > v:
+                    d[j] = d[j - gap]
+                    b[j] = b[j - gap]
+                    cc[j] = cc[j - gap]
+                    j -= gap
+                d[j] = v
+                b[j] = vb
+                cc[j] = vc
+
+    @_jit
+    def _sort_changes(d, b, cc, m):
+        """Sort the level changes d[:m] (steps > 0) ascending, carrying b and cc along.
+
+        Many changes (high bit-widths, floating-point formats: thousands per row) go
+        into about one bucket each by their float bits (monotone for positive floats),
+        bucket by bucket, and an insertion sort finishes the few left out of order;
+        O(m) where a comparison sort is O(m log m)."""
+        if m < 64:
+            _shellsort3(d, b, cc, m)
+            return
+        lo = d[0]
+        hi = d[0]
+        for i in range(m):
+            lo = min(lo, d[i])
+            hi = max(hi, d[i])
+        if not (lo > 0.0 and hi < np.inf):
+            _shellsort3(d, b, cc, m)
+            return
+        ulo = np.float64(lo).view(np.int64)
+        span = np.float64(hi).view(np.int64) - ulo
+        s = 0
+        while (span >> s) >= m:
+            s += 1
+        cnt = np.zeros((span >> s) + 2, dtype=np.int64)
+        key = np.empty(m, dtype=np.int64)
+        for i in range(m):
+            k = (np.float64(d[i]).view(np.int64) - ulo) >> s
+            key[i] = k
+            cnt[k + 1] += 1
+        for k in range(1, cnt.size):
+            cnt[k] += cnt[k - 1]
+        td = np.empty(m)
+        tb = np.empty(m)
+        tc = np.empty(m)
+        for i in range(m):
+            j = cnt[key[i]]
+            cnt[key[i]] = j + 1
+            td[j] = d[i]
+            tb[j] = b[i]
+            tc[j] = cc[i]
+        for i in range(m):  # insertion sort: values are out of order only in a bucket
+            v, vb, vc = td[i], tb[i], tc[i]
+            j = i
+            while j > 0 and td[j - 1] > v:
+                td[j] = td[j - 1]
+                tb[j] = tb[j - 1]
+                tc[j] = tc[j - 1]
+                j -= 1
+            td[j] = v
+            tb[j] = vb
+            tc[j] = vc
+        d[:m] = td
+        b[:m] = tb
+        cc[:m] = tc

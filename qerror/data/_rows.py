@@ -55,7 +55,7 @@ _PRESORT = 256
 
 
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
-    from ._pieces import _next_change, _piece, _shrink, _vertex
+    from ._pieces import _next_change, _piece, _shrink, _sort_changes, _vertex
 
     _jit = _nb.njit(cache=True, nogil=True)
 
@@ -266,24 +266,6 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return A, B, C, gap, nev
 
     @_jit
-    def _shellsort3(d, b, cc, m):
-        """Sort d[:m] ascending, carrying b and cc along (Ciura's gaps)."""
-        for gap in (701, 301, 132, 57, 23, 10, 4, 1):
-            if gap >= m:
-                continue
-            for i in range(gap, m):
-                v, vb, vc = d[i], b[i], cc[i]
-                j = i
-                while j >= gap and d[j - gap] > v:
-                    d[j] = d[j - gap]
-                    b[j] = b[j - gap]
-                    cc[j] = cc[j - gap]
-                    j -= gap
-                d[j] = v
-                b[j] = vb
-                cc[j] = vc
-
-    @_jit
     def _sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, nev, best,
                bestd):
         """Every piece of E on [d1, d2], exactly; returns the better of (best, bestd)
@@ -357,7 +339,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 eb[m] = dc * a[i]
                 ec[m] = dq
                 m += 1
-        _shellsort3(ed, eb, ec, m)
+        _sort_changes(ed, eb, ec, m)
         for j in range(m + 1):
             hi = ed[j] if j < m else d2
             v, val = _vertex(A0, B, C, lo, hi)

@@ -57,8 +57,8 @@ _MERGE = 32
 
 
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
-    from ._pieces import _next_change, _piece, _shrink, _vertex
-    from ._rows import _bs, _error_parts, _idx, _make_row, _shellsort3, _sort_bucket
+    from ._pieces import _next_change, _piece, _shrink, _sort_changes, _vertex
+    from ._rows import _bs, _error_parts, _idx, _make_row, _sort_bucket
     from ._sides2 import _bracket2, _cell2, _count, _gal, _prepare, _side_flat, _sorted
 
     _jit = _nb.njit(cache=True, nogil=True)
@@ -170,7 +170,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 eb[m] = db[r] * av
                 ec[m] = dq[r]
                 m += 1
-        _shellsort3(ed, eb, ec, m)
+        _sort_changes(ed, eb, ec, m)
         for j in range(m + 1):
             hi = ed[j] if j < m else d2
             v, val = _vertex(A0, B, C, lo, hi)
