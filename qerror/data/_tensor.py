@@ -30,6 +30,8 @@ from ._kernels import HAVE_NUMBA, _nb
 __all__ = ["HAVE_NUMBA", "bnb", "swept_flags", "enumerate_cells"]
 
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
+    from ._pieces import _sort_changes
+
     _jit = _nb.njit(cache=True, nogil=True)
 
     @_jit
@@ -336,18 +338,18 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                         eb[m] = (c[k] - c[k + 1]) * a
                         ec[m] = c[k] * c[k] - c[k + 1] * c[k + 1]
                         m += 1
-            order = np.argsort(ed, kind="mergesort")
+            _sort_changes(ed, eb, ec, ne)
             lo = d1
             for i in range(ne + 1):
-                hi = ed[order[i]] if i < ne else d2
+                hi = ed[i] if i < ne else d2
                 d = B / C if C > 0.0 else lo
                 d = min(max(d, lo), hi)
                 val = A - 2.0 * B * d + C * d * d
                 if val < best:
                     best, bestd, bestg = val, d, g
                 if i < ne:
-                    B += eb[order[i]]
-                    C += ec[order[i]]
+                    B += eb[i]
+                    C += ec[i]
                     lo = hi
             pieces += ne + 1
         # truncation at the optimum: the fixed columns beyond alpha from the sums,
