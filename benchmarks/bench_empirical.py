@@ -1,6 +1,6 @@
 """Speed and quality of qerror's exact empirical clipping against its peers.
 
-Run:  python benchmarks/bench_empirical.py [--repeat 7] [--size 4194304] [--quick]
+Run:  python benchmarks/bench_empirical.py [--repeat 7] [--size 4194304] [--quick] [--levels]
 
 Every method runs interleaved in ONE process, so machine load hits them alike; each
 time is the median of --repeat runs.  Peers run at their DEFAULT settings (PyTorch at
@@ -153,8 +153,14 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--size", type=int, default=4 * 2**20)
     ap.add_argument("--quick", action="store_true", help="per tensor only")
+    ap.add_argument("--levels", action="store_true",
+                    help="only the formats with many levels (8 bits, FP8) per group "
+                         "and per channel")
     args = ap.parse_args(argv)
     print(machine())
+    if args.levels:
+        many_levels(min(args.repeat, 3))
+        return 0
 
     x = make_data(args.size)
     torch_run = torch_histogram_alpha(x)
@@ -271,6 +277,41 @@ def matrix(repeat: int) -> None:
     print(f"per group of 128 / per tensor: {g / per_tensor:.2f} (target <= 5, stretch "
           f"2); / OCTAV-10 over the groups: "
           f"{g / times['OCTAV-10 over groups of 128']:.2f}")
+
+
+def many_levels(repeat: int) -> None:
+    """qerror's certified optima with many levels (K = 127 thresholds and more) on the
+    (1024, 4096) matrix: its own cost, no peer certifies them (the number of level
+    changes to enumerate grows with the levels)."""
+    rng = np.random.default_rng(1)
+    w = (rng.standard_t(4, size=(1024, 4096)) * 0.02).astype(np.float32)
+    cases = [("midtread", 8, "axis=0"), ("midtread", 8, 128), ("midtread", 8, 32),
+             ("fp8_e4m3", None, 128), ("fp8_e4m3", None, 32), ("fp8_e4m3", None, None),
+             ("fp8_e4m3", None, "axis=0")]
+    print(f"\n(1024, 4096) float32, t(4)*0.02; median of {repeat} runs")
+    head = f"{'grid':<10}{'bits':>5}  {'layout':<18}{'time s':>8}{'pieces / row':>14}"
+    print(head)
+    print("-" * len(head))
+    for grid, bits, layout in cases:
+        if layout == "axis=0":
+            def fn(grid=grid, bits=bits):
+                return optimal_alpha_data(w, bits, grid=grid, axis=0)
+        elif layout is None:
+            def fn(grid=grid, bits=bits):
+                return optimal_alpha_data(w, bits, grid=grid)
+        else:
+            def fn(grid=grid, bits=bits, g=layout):
+                return optimal_alpha_data(w, bits, grid=grid, group_size=g)
+        r = fn()
+        ts = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+        name = ("per channel" if layout == "axis=0" else "per tensor" if layout is None
+                else f"per group of {layout}")
+        print(f"{grid:<10}{str(bits or ''):>5}  {name:<18}{statistics.median(ts):8.2f}"
+              f"{r.nfev / np.size(r.alpha):14.0f}")
 
 
 def empirical_rows_mse(rows: np.ndarray, alpha: np.ndarray) -> np.ndarray:

@@ -44,6 +44,9 @@ from ._kernels import HAVE_NUMBA, _nb, run_spans
 __all__ = ["HAVE_NUMBA", "solve_rows"]
 
 _SWEEP = 256  # a cell with at most this many level changes is enumerated exactly
+# ... or this many per threshold when there are more than _MERGE_K thresholds
+_SWEEP_PER_K = 256
+_MERGE_K = 16
 # rows up to this length skip the bounds: every piece in the bracket is enumerated
 _DIRECT = 256
 # initial cells: one per this many values
@@ -288,7 +291,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 end[k] = _idx(a, P1, P2, bst, srt, bk, th[k] * d2)
             s = e
         lo = d1
-        if K <= 16:
+        if K <= _MERGE_K:
             # K sorted runs of level changes a_i / theta_k: merge them
             nb = srt.size
             if nb > 1:
@@ -463,6 +466,9 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                                          Bn, Cn, n * th.size, best, bestd)
             return bestd, pieces
         ncell = min(max(n // _PER_CELL, 1), 64)
+        # many thresholds: a cell's bound costs O(K) searches, a level change swept
+        # O(1) (sorted in O(m)): sweep larger cells
+        sweep = _SWEEP if th.size <= _MERGE_K else _SWEEP_PER_K * th.size
         ratio = dhi / dlo
         cap = 2 * ncell + 128
         s1 = np.empty(cap)
@@ -491,7 +497,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 top += 1
                 continue
             d1, d2 = r1, r2
-            if nev <= _SWEEP or d2 <= d1 * (1.0 + 1e-12):
+            if nev <= sweep or d2 <= d1 * (1.0 + 1e-12):
                 best, bestd, swept = _sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2,
                                             A0, Bn, Cn, nev, best, bestd)
                 pieces += swept

@@ -48,6 +48,8 @@ __all__ = ["HAVE_NUMBA", "solve_rows2"]
 
 # a cell with at most this many level changes is swept exactly
 _SWEEP = 256
+# ... or this many per run when there are more than _MERGE runs (sorted, not merged)
+_SWEEP_PER_K = 256
 # initial cells: one per this many values
 _PER_CELL = 1024
 # rows up to this length are sorted by numpy first; longer ones are bucketed
@@ -193,6 +195,9 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             return bestd, pieces
         pieces = 0
         ncell = min(max(n // _PER_CELL, 1), 64)
+        # many runs: a cell's bound costs O(runs) searches, a level change swept O(1)
+        R = S[7].size + T[7].size
+        sweep = _SWEEP if R <= _MERGE else _SWEEP_PER_K * R
         ratio = dhi / dlo
         cap = 2 * ncell + 128
         s1 = np.empty(cap)
@@ -218,7 +223,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 top += 1
                 continue
             d1, d2 = r1, r2
-            if nev <= _SWEEP or d2 <= d1 * (1.0 + 1e-12):
+            if nev <= sweep or d2 <= d1 * (1.0 + 1e-12):
                 best, bestd, swept = _sweep2(S, T, d1, d2, A0, best, bestd)
                 pieces += swept
                 continue
