@@ -30,8 +30,11 @@ nearest possible level) and from above at points; branch and bound discards ever
 interval whose lower bound exceeds the best upper bound, and on the few intervals left
 the values of the bins that thresholds sweep are read back from the data and the pieces
 are enumerated exactly.  The histogram and read-back passes are compiled (numba) and
-run in fixed chunks on all cores; the numpy fallback (``use_numba=False``) adds the
-same chunks in the same order, with bit-identical results.
+run in fixed chunks on all cores, and so are the branch and bound and the enumeration
+of one row (``qerror.data._tensor``); the numpy fallback (``use_numba=False``) adds the
+same chunks in the same order (bit-identical histograms) and branches and bounds many
+rows at once in vectorised numpy: the same cells and pieces, an alpha equal to
+rounding.
 
 Many rows at once (``axis=``, ``group_size=``) go to the compiled row solver of
 ``qerror.data._rows``: one row per thread, the row's values sorted (lazily, bucket by
