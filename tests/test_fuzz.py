@@ -219,12 +219,7 @@ POSITIONAL = {"mse", "truncation_error", "rounding_error", "error_parts", "clamp
 # that a fix shows up (then delete the entry).
 KNOWN_FAILURES = [
     ("kurtosis", {"dist": ("huge",)}, "NaN: x**4 overflows for data [1e308, -1e308]"),
-    ("optimal_alpha", {"dist": ("huge",)},
-     "RuntimeError 'ACIQ root not bracketed' (empirical ACIQ solver, data near 1e308)"),
     ("step_robustness", {"dist": ("huge",)}, "the same RuntimeError"),
-    ("optimal_alpha_data", {"x": ("huge", "1e308")},
-     "ValueError 'alpha must be finite, got array([[inf]])': an internal alpha, "
-     "the message does not name x"),
     ("optimal_alpha", {"dist": ("[nan,1]", "[inf,1]", "int", "float16", "bool", "list",
                                 "2-d", "huge", "constant"), "axis": ("'a'", "1.5")},
      "with data: TypeError from numpy ('str' object cannot be interpreted as an "

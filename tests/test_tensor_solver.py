@@ -122,3 +122,37 @@ def test_run_spans_covers_every_index_once_and_raises():
             raise ValueError("span failed")
     with pytest.raises(ValueError, match="span failed"):
         kern.run_spans(bad, 8, cost=1 << 30, split=4)
+
+
+@pytest.mark.parametrize("scale", [1e250, 1e160, 1e-250])
+@pytest.mark.parametrize("use_numba", [True, False] if kern.HAVE_NUMBA else [False])
+def test_extreme_magnitudes_scaled_exactly(scale, use_numba):
+    """Data whose squares overflow or underflow float64: solved on the data times a
+    power of two (exact), alpha scaled back; the MSE out of range is said so."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=3000)
+    ref = optimal_alpha_data(x, 5, grid="midtread", use_numba=use_numba)
+    with np.errstate(over="ignore", under="ignore"):
+        r = optimal_alpha_data(x * scale, 5, grid="midtread", use_numba=use_numba)
+    assert r.alpha / scale == pytest.approx(ref.alpha, rel=1e-13)
+    if scale > 1:
+        assert r.mse == np.inf and "exceeds the float64 range" in r.message
+    else:
+        assert r.mse == 0.0 and "below the float64 range" in r.message
+
+
+@needs_numba
+@pytest.mark.parametrize("bits", [6, 7, 8])
+def test_power_of_two_grid_wide_levels(bits):
+    """Levels spanning 2**31 to 2**127 (the "pow2" grid at 6-8 bits): the steps searched
+    reach down far enough, both back ends find the same optimum, at least as good as
+    a dense scan of alpha."""
+    rng = np.random.default_rng(bits)
+    x = rng.standard_t(3, size=(5000))
+    a = optimal_alpha_data(x, bits, grid="pow2", use_numba=True)
+    b = optimal_alpha_data(x, bits, grid="pow2", use_numba=False)
+    tot = float(np.dot(x, x)) / x.size
+    assert abs(a.mse - b.mse) <= 4 * _MARGIN * tot
+    for al in np.geomspace(np.abs(x).max() / 64, np.abs(x).max() * 2, 600):
+        t, r = empirical_error_parts(x, al, bits, grid="pow2")
+        assert a.mse <= t + r + 4 * _MARGIN * tot

@@ -182,7 +182,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
 
     @_jit
     def bnb(PN, PS, PQ, neg, shift, base, nb, c, th, N, amax, margin, signed,
-            direct):
+            direct, deep):
         """Cells of the step [D1, D2] (sorted, touching cells merged, D1 > 0) that may
         hold the global minimum of N E, and the number of branch-and-bound rounds."""
         T = th.size
@@ -191,7 +191,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         d_hi = 2.0 * amax / (c[0] if c[0] > 0.0 else 1.0)
         rounds = 0
         if N * max(1, T) <= direct:
-            D1 = np.array([d_hi * 2.0 ** -60.0])
+            D1 = np.array([d_hi * deep])
             D2 = np.array([d_hi])
         else:
             cap = max(256.0, N // 64)
@@ -244,11 +244,11 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                     m += 1
                     D1[m], D2[m] = D1[g], D2[g]
             D1, D2 = D1[:m + 1].copy(), D2[:m + 1].copy()
-        # the exact pass needs D1 > 0; below D2 2**-60 every value is clipped to ~0
+        # the exact pass needs D1 > 0; below D2 deep every value is clipped to ~0
         tiny = np.finfo(np.float64).tiny
         for g in range(D1.size):
             if not D1[g] > 0.0:
-                D1[g] = min(max(D2[g] * 2.0 ** -60.0, tiny), 0.5 * D2[g])
+                D1[g] = min(max(D2[g] * deep, tiny), 0.5 * D2[g])
         return D1, D2, rounds
 
     @_jit

@@ -88,6 +88,16 @@ _MARGIN = 1e-12
 _DIRECT_LIMIT = 1 << 11
 
 
+def _deep(lv: _Levels) -> float:
+    """The factor below the largest useful step d_hi under which every value is
+    clipped to about zero: 2**-60, and 2**-(60 + r) for formats whose levels span
+    2**(16 + r) (powers of two at 6 bits and more, FP8), whose top level c_K d is
+    still far above the data at d_hi 2**-60."""
+    c = lv.c[lv.c > 0]
+    span = float(np.log2(c[-1] / c[0])) if c.size else 0.0
+    return 2.0 ** -(60 + max(0, int(np.ceil(span)) - 16))
+
+
 # ============================================================================ inputs
 # ============================================================================ levels
 def _bits_ok_for_exact(bits: int, fmt) -> None:
@@ -146,7 +156,7 @@ def _solve_exact(h: _Summary, lv: _Levels, rows: np.ndarray) -> _Solution:
     cap = max(256, N // 64)
     rounds = 0
     if N * max(1, lv.theta.size) <= _DIRECT_LIMIT:
-        D1, D2, CH = d_hi * 2.0**-60, d_hi, rows
+        D1, D2, CH = d_hi * _deep(lv), d_hi, rows
     else:
         # [0, d_hi 2**-16] and geometric cells up to d_hi (E there: see _split)
         parts = 256 if N > 1 << 16 else 24
@@ -195,7 +205,7 @@ def _solve_exact(h: _Summary, lv: _Levels, rows: np.ndarray) -> _Solution:
             ends = np.concatenate([brk, [D1.size]]) - 1
             D1, D2, CH = D1[starts], D2[ends], CH[starts]
     # the exact pass needs D1 > 0; below D2 * 2**-60 every value is clipped to ~0
-    floor = np.minimum(np.maximum(D2 * 2.0**-60, np.finfo(np.float64).tiny), 0.5 * D2)
+    floor = np.minimum(np.maximum(D2 * _deep(lv), np.finfo(np.float64).tiny), 0.5 * D2)
     D1 = np.where(D1 > 0, D1, floor)
     return _exact_pass(h, lv, D1, D2, CH, rows, rounds)
 
@@ -253,12 +263,17 @@ def _exact_pass(h: _Summary, lv: _Levels, D1, D2, CH, rows, rounds) -> _Solution
         ev_c = cl[kk] ** 2 - cl[kk + 1] ** 2
         order = np.lexsort((ev_d, ev_g))
         ev_d, ev_g, ev_b, ev_c = ev_d[order], ev_g[order], ev_b[order], ev_c[order]
-        cb, cc = np.cumsum(ev_b), np.cumsum(ev_c)
         first = np.searchsorted(ev_g, np.arange(G), side="left")
-        base_b = np.concatenate([[0.0], cb])[first]
-        base_c = np.concatenate([[0.0], cc])[first]
-        pb = B0[ev_g] + (cb - base_b[ev_g])
-        pc = C0[ev_g] + (cc - base_c[ev_g])
+        # running sums from each interval's (B0, C0), interval by interval: a
+        # cumulative sum over all intervals less the earlier ones' total would lose
+        # the small coefficients next to large ones (levels spanning 2**127)
+        pb = np.empty(tot_e)
+        pc = np.empty(tot_e)
+        bounds = np.append(first, tot_e)
+        for gi in np.nonzero(bounds[1:] > bounds[:-1])[0]:
+            i0, i1 = bounds[gi], bounds[gi + 1]
+            pb[i0:i1] = np.cumsum(np.concatenate([[B0[gi]], ev_b[i0:i1]]))[1:]
+            pc[i0:i1] = np.cumsum(np.concatenate([[C0[gi]], ev_c[i0:i1]]))[1:]
         same = np.append(ev_g[1:] == ev_g[:-1], False)
         p_hi = np.where(same, np.append(ev_d[1:], np.inf), D2[ev_g])
         has = np.bincount(ev_g, minlength=G) > 0
@@ -306,7 +321,8 @@ def _solve_compiled(h: _Summary, lv: _Levels) -> _Solution:
     base = int(h.base[0])
     hist = (h.PN, h.PS, h.PQ, h.neg[0], h.shift, base, h.nb, lv.c, lv.theta)
     D1, D2, rounds = _t.bnb(*hist, float(h.size), float(h.amax[0]),
-                            float(_MARGIN * h.total_sq[0]), lv.signed, _DIRECT_LIMIT)
+                            float(_MARGIN * h.total_sq[0]), lv.signed, _DIRECT_LIMIT,
+                            _deep(lv))
     v = h.extract(0, _t.swept_flags(h.shift, base, h.nb, lv.theta, lv.afac, D1, D2))
     d, sse, tsse, pieces = _t.enumerate_cells(*hist, lv.afac, D1, D2, v, lv.signed)
     return _Solution(np.array([d]), np.array([sse]), np.array([tsse]), D1.size, pieces,
@@ -374,15 +390,49 @@ def _check_model_grid(model: str, fmt) -> None:
                          "unequal steps (use model='exact')")
 
 
+def _power_of_two_scale(rows: np.ndarray):
+    """None, or per row the power of two that brings max |x| to about 1 where the
+    squares of a row would overflow (max |x| > 2**400) or lose precision to underflow
+    (< 2**-400).  float32 and smaller data never need it (squares in float64)."""
+    if rows.dtype != np.float64 or not rows.size:
+        return None
+    with np.errstate(invalid="ignore"):
+        amax = np.maximum(rows.max(axis=1), -rows.min(axis=1))
+    out = np.isfinite(amax) & (amax > 0) & ((amax > 2.0**400) | (amax < 2.0**-400))
+    if not out.any():
+        return None
+    f = np.ones(rows.shape[0])
+    f[out] = 2.0 ** -np.floor(np.log2(amax[out]))
+    return f
+
+
 def _solve_rows(xa: np.ndarray, rows: np.ndarray, bits: int, model: str, fmt,
                 use_numba):
     """Solve every row; returns per-row arrays and the shared message and method."""
+    f = _power_of_two_scale(rows)
+    if f is not None:  # squares would overflow or underflow: solve f x (exact, row by
+        # row), scale alpha and the errors back
+        out = _solve_rows(xa, rows * f[:, None], bits, model, fmt, use_numba)
+        with np.errstate(over="ignore"):
+            arrays = (out[0] / f, *(v / f / f for v in out[1:4]))
+        msg = out[6] + ("; solved on the data times a power of two (exact; max |x| "
+                        "beyond 2**±400), alpha and the errors scaled back")
+        if not np.isfinite(arrays[1]).all():
+            msg += "; the MSE exceeds the float64 range (inf)"
+        elif ((arrays[1] == 0.0) & (out[1] > 0.0)).any():
+            msg += "; the MSE is below the float64 range (0)"
+        return (*arrays, out[4], out[5], msg, out[7])
     backend = _k.backend(use_numba)
-    if rows.shape[0] > 1 and backend == "numba":
+    # levels spanning more than 2**60 (powers of two at 7 bits and more) are beyond
+    # the compiled row solver's bracket: those rows go one by one to the histogram
+    # solver (compiled per row)
+    wide = _deep(fmt.magnitude_levels(bits)) < 2.0**-100
+    if rows.shape[0] > 1 and backend == "numba" and not wide:
         return _solve_batch(xa, rows, bits, model, fmt)
-    if rows.shape[0] > _NUMPY_BLOCK:  # bound the (rows x bins) tables' memory
-        parts = [_solve_rows(xa, rows[i:i + _NUMPY_BLOCK], bits, model, fmt, use_numba)
-                 for i in range(0, rows.shape[0], _NUMPY_BLOCK)]
+    block = 1 if rows.shape[0] > 1 and backend == "numba" else _NUMPY_BLOCK
+    if rows.shape[0] > block:  # bound the (rows x bins) tables' memory
+        parts = [_solve_rows(xa, rows[i:i + block], bits, model, fmt, use_numba)
+                 for i in range(0, rows.shape[0], block)]
         arrays = [np.concatenate([p[j] for p in parts]) for j in range(4)]
         first = parts[0]
         return (*arrays, sum(p[4] for p in parts), first[5], first[6], first[7])
