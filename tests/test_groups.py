@@ -17,7 +17,7 @@ from test_empirical import RTOL, _mse, brute_force
 import qerror
 from qerror.data import _kernels as kern
 from qerror.data.routes import compare_alphas, fit_alpha, maxabs_alpha, octav_alpha
-from qerror.data.solver import optimal_alpha_data
+from qerror.data.solver import empirical_error_parts, optimal_alpha_data
 
 GRIDS = ("midtread", "midrise", "unsigned")
 needs_numba = pytest.mark.skipif(not kern.HAVE_NUMBA, reason="numba not installed")
@@ -278,3 +278,23 @@ def test_many_thresholds_rows_match_numpy(grid, bits):
         tot = float(np.dot(w[i], w[i])) / w.shape[1]
         assert fast.mse[i] <= slow.mse[i] + 4e-12 * tot
         assert slow.mse[i] <= fast.mse[i] + 4e-12 * tot
+
+
+@pytest.mark.parametrize("bits", [5, 7, 8])
+def test_power_of_two_rows_wide_levels(bits):
+    """Levels spanning 2**15 to 2**127 (the "pow2" grid): along a sweep the running
+    B falls by as much, and is summed again exactly where it has lost its digits;
+    every row's optimum equals that row solved alone (histogram solver) and is at
+    least as good as a dense scan."""
+    rng = np.random.default_rng(bits)
+    w = rng.standard_t(3, size=(4, 40))
+    w[3] = rng.standard_t(3, size=40) * 1e-3
+    r = optimal_alpha_data(w, bits, grid="pow2", axis=0)
+    for i in range(w.shape[0]):
+        one = optimal_alpha_data(w[i], bits, grid="pow2")
+        tot = float(np.dot(w[i], w[i])) / w.shape[1]
+        assert abs(r.mse[i] - one.mse) <= 4e-12 * tot
+        top = np.abs(w[i]).max()
+        for al in np.geomspace(top / 8, top * 2, 300):
+            t, rd = empirical_error_parts(w[i], al, bits, grid="pow2")
+            assert r.mse[i] <= t + rd + 4e-12 * tot

@@ -316,9 +316,17 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             left = 0
             for k in range(K):
                 left += end[k] - pos[k]
+            ref = abs(B)
             for _ in range(left + 1):
                 kb, vb = _next_change(head)
-                best, bestd = _piece(A0, B, C, lo, min(max(vb, lo), d2), best, bestd)
+                hi = min(max(vb, lo), d2)
+                if abs(B) < 1e-6 * ref and hi > lo:  # see below (K > 16)
+                    _, B, C, _, _ = _cell(a, P1, P2, bst, srt, bk, c, th,
+                                          0.5 * (lo + hi), 0.5 * (lo + hi))
+                    B += Bn
+                    C += Cn
+                    ref = abs(B)
+                best, bestd = _piece(A0, B, C, lo, hi, best, bestd)
                 if vb >= d2:
                     break
                 B += db[kb] * a[pos[kb]]
@@ -343,8 +351,18 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 ec[m] = dq
                 m += 1
         _sort_changes(ed, eb, ec, m)
+        ref = abs(B)
         for j in range(m + 1):
             hi = ed[j] if j < m else d2
+            if abs(B) < 1e-6 * ref and hi > lo:
+                # B fell a millionfold from where it was summed (levels spanning many
+                # binades): its running sum has lost the digits that matter; the
+                # exact coefficients of this piece from its midpoint
+                _, B, C, _, _ = _cell(a, P1, P2, bst, srt, bk, c, th, 0.5 * (lo + hi),
+                                      0.5 * (lo + hi))
+                B += Bn
+                C += Cn
+                ref = abs(B)
             v, val = _vertex(A0, B, C, lo, hi)
             if val < best:
                 best = val

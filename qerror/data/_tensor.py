@@ -182,7 +182,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
 
     @_jit
     def bnb(PN, PS, PQ, neg, shift, base, nb, c, th, N, amax, margin, signed,
-            direct, deep):
+            direct, deep, widest):
         """Cells of the step [D1, D2] (sorted, touching cells merged, D1 > 0) that may
         hold the global minimum of N E, and the number of branch-and-bound rounds."""
         T = th.size
@@ -249,6 +249,26 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         for g in range(D1.size):
             if not D1[g] > 0.0:
                 D1[g] = min(max(D2[g] * deep, tiny), 0.5 * D2[g])
+        # cells wider than `widest` (ratio) are cut: along a cell the enumeration's
+        # coefficients are running sums from its start, and B falls about as the
+        # step grows (levels spanning many binades would leave it no digits)
+        n = 0
+        for g in range(D1.size):
+            n += max(int(np.ceil(np.log(D2[g] / D1[g]) / np.log(widest))), 1)
+        if n > D1.size:
+            o1 = np.empty(n)
+            o2 = np.empty(n)
+            j = 0
+            for g in range(D1.size):
+                a, b = D1[g], D2[g]
+                k = max(int(np.ceil(np.log(b / a) / np.log(widest))), 1)
+                prev = a
+                for i in range(1, k + 1):
+                    nxt = b if i == k else a * (b / a) ** (i / k)
+                    o1[j], o2[j] = prev, nxt
+                    prev = nxt
+                    j += 1
+            D1, D2 = o1, o2
         return D1, D2, rounds
 
     @_jit

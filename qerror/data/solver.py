@@ -86,6 +86,8 @@ __all__ = ["empirical_error_parts", "optimal_alpha_data"]
 _MARGIN = 1e-12
 # below this many (values x thresholds) all pieces are enumerated without bounds
 _DIRECT_LIMIT = 1 << 11
+# the exact pass enumerates cells at most 2**_WIDEST wide (ratio of the ends)
+_WIDEST = 8
 
 
 def _deep(lv: _Levels) -> float:
@@ -207,6 +209,15 @@ def _solve_exact(h: _Summary, lv: _Levels, rows: np.ndarray) -> _Solution:
     # the exact pass needs D1 > 0; below D2 * 2**-60 every value is clipped to ~0
     floor = np.minimum(np.maximum(D2 * _deep(lv), np.finfo(np.float64).tiny), 0.5 * D2)
     D1 = np.where(D1 > 0, D1, floor)
+    # cells wider than 2**_WIDEST in the step are cut: along a cell the coefficients
+    # are running sums from its start, and B falls about as the step grows
+    parts = np.maximum(np.ceil(np.log2(D2 / D1) / _WIDEST), 1).astype(np.int64)
+    if (parts > 1).any():
+        t = np.concatenate([np.arange(k) / k for k in parts])
+        u = np.concatenate([np.arange(1, k + 1) / k for k in parts])
+        a, b = np.repeat(D1, parts), np.repeat(D2, parts)
+        D1, D2, CH = a * (b / a) ** t, np.where(u == 1, b, a * (b / a) ** u), np.repeat(CH, parts)
+        D1 = np.where(t == 0, a, D1)
     return _exact_pass(h, lv, D1, D2, CH, rows, rounds)
 
 
@@ -322,7 +333,7 @@ def _solve_compiled(h: _Summary, lv: _Levels) -> _Solution:
     hist = (h.PN, h.PS, h.PQ, h.neg[0], h.shift, base, h.nb, lv.c, lv.theta)
     D1, D2, rounds = _t.bnb(*hist, float(h.size), float(h.amax[0]),
                             float(_MARGIN * h.total_sq[0]), lv.signed, _DIRECT_LIMIT,
-                            _deep(lv))
+                            _deep(lv), float(2.0**_WIDEST))
     v = h.extract(0, _t.swept_flags(h.shift, base, h.nb, lv.theta, lv.afac, D1, D2))
     d, sse, tsse, pieces = _t.enumerate_cells(*hist, lv.afac, D1, D2, v, lv.signed)
     return _Solution(np.array([d]), np.array([sse]), np.array([tsse]), D1.size, pieces,
@@ -423,16 +434,11 @@ def _solve_rows(xa: np.ndarray, rows: np.ndarray, bits: int, model: str, fmt,
             msg += "; the MSE is below the float64 range (0)"
         return (*arrays, out[4], out[5], msg, out[7])
     backend = _k.backend(use_numba)
-    # levels spanning more than 2**60 (powers of two at 7 bits and more) are beyond
-    # the compiled row solver's bracket: those rows go one by one to the histogram
-    # solver (compiled per row)
-    wide = _deep(fmt.magnitude_levels(bits)) < 2.0**-100
-    if rows.shape[0] > 1 and backend == "numba" and not wide:
+    if rows.shape[0] > 1 and backend == "numba":
         return _solve_batch(xa, rows, bits, model, fmt)
-    block = 1 if rows.shape[0] > 1 and backend == "numba" else _NUMPY_BLOCK
-    if rows.shape[0] > block:  # bound the (rows x bins) tables' memory
-        parts = [_solve_rows(xa, rows[i:i + block], bits, model, fmt, use_numba)
-                 for i in range(0, rows.shape[0], block)]
+    if rows.shape[0] > _NUMPY_BLOCK:  # bound the (rows x bins) tables' memory
+        parts = [_solve_rows(xa, rows[i:i + _NUMPY_BLOCK], bits, model, fmt, use_numba)
+                 for i in range(0, rows.shape[0], _NUMPY_BLOCK)]
         arrays = [np.concatenate([p[j] for p in parts]) for j in range(4)]
         first = parts[0]
         return (*arrays, sum(p[4] for p in parts), first[5], first[6], first[7])
