@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import qerror
-import qerror.data.solver as em
+import qerror.data._histsolve as em  # the histogram solver's switches
 from qerror.data import _kernels as kern
 from qerror.data.solver import empirical_error_parts, optimal_alpha_data
 from qerror.data.routes import compare_alphas, fit_alpha, maxabs_alpha, octav_alpha

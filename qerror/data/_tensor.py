@@ -150,6 +150,18 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return lower, upper, swept
 
     @_jit
+    def _geometric(a, b, k, o1, o2, j):
+        """Cells j.. of (o1, o2): [a, b] (a > 0) cut into k geometric cells; returns
+        the next free index."""
+        prev = a
+        for t in range(1, k + 1):
+            nxt = b if t == k else a * (b / a) ** (t / k)
+            o1[j], o2[j] = prev, nxt
+            prev = nxt
+            j += 1
+        return j
+
+    @_jit
     def _split(D1, D2, parts):
         """Each cell split geometrically into `parts` (a cell [0, b] into [0, b 2**-30]
         and `parts` geometric cells above)."""
@@ -163,12 +175,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         for i in range(D1.size):
             a, b = D1[i], D2[i]
             if a > 0.0:
-                prev = a
-                for t in range(1, parts + 1):
-                    nxt = b if t == parts else a * (b / a) ** (t / parts)
-                    o1[j], o2[j] = prev, nxt
-                    prev = nxt
-                    j += 1
+                j = _geometric(a, b, parts, o1, o2, j)
             else:
                 prev = b * 2.0 ** -30.0
                 o1[j], o2[j] = 0.0, prev
@@ -262,12 +269,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             for g in range(D1.size):
                 a, b = D1[g], D2[g]
                 k = max(int(np.ceil(np.log(b / a) / np.log(widest))), 1)
-                prev = a
-                for i in range(1, k + 1):
-                    nxt = b if i == k else a * (b / a) ** (i / k)
-                    o1[j], o2[j] = prev, nxt
-                    prev = nxt
-                    j += 1
+                j = _geometric(a, b, k, o1, o2, j)
             D1, D2 = o1, o2
         return D1, D2, rounds
 
