@@ -42,18 +42,14 @@ from __future__ import annotations
 import numpy as np
 
 from ._kernels import HAVE_NUMBA, _nb, run_spans
+
+# the symmetric solver's cell sizes (_SWEEP level changes, or _SWEEP_PER_K per run when
+# the runs are sorted, not merged), initial cells and presorted rows
+from ._rows import _PER_CELL, _PRESORT, _SWEEP, _SWEEP_PER_K
 from ._sides2 import _DIRECT
 
 __all__ = ["HAVE_NUMBA", "solve_rows2"]
 
-# a cell with at most this many level changes is swept exactly
-_SWEEP = 256
-# ... or this many per run when there are more than _MERGE runs (sorted, not merged)
-_SWEEP_PER_K = 256
-# initial cells: one per this many values
-_PER_CELL = 1024
-# rows up to this length are sorted by numpy first; longer ones are bucketed
-_PRESORT = 256
 # both sides' runs of level changes are merged when there are at most this many
 _MERGE = 32
 
