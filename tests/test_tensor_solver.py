@@ -156,3 +156,18 @@ def test_power_of_two_grid_wide_levels(bits):
     for al in np.geomspace(np.abs(x).max() / 64, np.abs(x).max() * 2, 600):
         t, r = empirical_error_parts(x, al, bits, grid="pow2")
         assert a.mse <= t + r + 4 * _MARGIN * tot
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_summary_extremes_match_absmax(signed):
+    """The histogram summary's max |x| from extremes computed beforehand equals the
+    kernels' absmax, NaN and inf (of either sign) included."""
+    from qerror.data._summary import _Summary
+
+    rows = np.array([[1.0, -3.0, 2.0], [np.nan, 1.0, 0.0], [1.0, -np.inf, 0.5],
+                     [-1.0, -2.0, -0.5], [0.0, 0.0, 0.0], [np.inf, 1.0, 2.0]])
+    ext = (rows.max(axis=1), rows.min(axis=1))
+    with np.errstate(invalid="ignore"):
+        a = _Summary(rows, signed, False, 8).amax
+        b = _Summary(rows, signed, False, 8, ext).amax
+    assert np.array_equal(a, b, equal_nan=True)

@@ -25,13 +25,21 @@ class _Summary:
     one vectorised pass.  A per-tensor solve is a single row.
     """
 
-    def __init__(self, rows: np.ndarray, signed: bool, use_numba, levels: int = 8):
+    def __init__(self, rows: np.ndarray, signed: bool, use_numba, levels: int = 8,
+                 extremes=None):
         self.rows = rows
         self.signed = signed
         self.use_numba = use_numba
         C, N = rows.shape
         self.C, self.size = C, N
-        self.amax = np.array([_k.absmax(r, signed) for r in rows])
+        if extremes is None:
+            self.amax = np.array([_k.absmax(r, signed) for r in rows])
+        else:  # the rows' (max, min), computed already: _k.absmax from them
+            hi, lo = (np.asarray(v, dtype=np.float64) for v in extremes)
+            with np.errstate(invalid="ignore"):
+                amax = np.maximum(hi, -lo) if signed else np.maximum(hi, 0.0)
+            amax = np.where(np.isinf(hi) | np.isinf(lo), np.inf, amax)
+            self.amax = np.where(np.isnan(hi) | np.isnan(lo), np.nan, amax)
         # about 8 values per bin, more bins for finer grids (bins must resolve steps),
         # but no more than 2**11 per level: beyond that a larger table costs the
         # histogram pass more (cache misses) than the values it saves reading back

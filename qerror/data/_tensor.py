@@ -334,32 +334,41 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             d1, d2 = D1[g], D2[g]
             _columns_split(shift, base, nb, th, afac, d1, d2, s, e)
             A, B, C, _ = _fixed(PN, PS, PQ, neg, nb, c, s, e, T + 2, signed)
-            ne = 0
+            # the cell's swept values with their level index at d1 (k1) and d2 (k2)
+            n_sw = 0
             for j in range(T + 1):
                 i0, i1 = _gap(v, shift, base, nb, e[j] + 1, s[j + 1])
-                for i in range(i0, i1):
-                    a = v[i]
-                    k1 = _levels_at(th, a / d1)
-                    A += a * a
-                    B += c[k1] * a
-                    C += c[k1] * c[k1]
-                    ne += k1 - _levels_at(th, a / d2)
-            # level changes: at the step a / th[k] the value moves from level k + 1
-            # down to level k
-            ed = np.empty(ne)
-            eb = np.empty(ne)
-            ec = np.empty(ne)
+                n_sw += i1 - i0
+            sv = np.empty(n_sw)
+            k1s = np.empty(n_sw, dtype=np.int64)
+            k2s = np.empty(n_sw, dtype=np.int64)
+            ne = 0
             m = 0
             for j in range(T + 1):
                 i0, i1 = _gap(v, shift, base, nb, e[j] + 1, s[j + 1])
                 for i in range(i0, i1):
                     a = v[i]
                     k1 = _levels_at(th, a / d1)
-                    for k in range(_levels_at(th, a / d2), k1):
-                        ed[m] = a / th[k]
-                        eb[m] = (c[k] - c[k + 1]) * a
-                        ec[m] = c[k] * c[k] - c[k + 1] * c[k + 1]
-                        m += 1
+                    k2 = _levels_at(th, a / d2)
+                    A += a * a
+                    B += c[k1] * a
+                    C += c[k1] * c[k1]
+                    ne += k1 - k2
+                    sv[m], k1s[m], k2s[m] = a, k1, k2
+                    m += 1
+            # level changes: at the step a / th[k] the value moves from level k + 1
+            # down to level k
+            ed = np.empty(ne)
+            eb = np.empty(ne)
+            ec = np.empty(ne)
+            m = 0
+            for i in range(n_sw):
+                a = sv[i]
+                for k in range(k2s[i], k1s[i]):
+                    ed[m] = a / th[k]
+                    eb[m] = (c[k] - c[k + 1]) * a
+                    ec[m] = c[k] * c[k] - c[k + 1] * c[k + 1]
+                    m += 1
             _sort_changes(ed, eb, ec, ne)
             lo = d1
             for i in range(ne + 1):

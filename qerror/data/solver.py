@@ -147,25 +147,28 @@ def _check_model_grid(model: str, fmt) -> None:
 
 
 def _power_of_two_scale(rows: np.ndarray):
-    """None, or per row the power of two that brings max |x| to about 1 where the
-    squares of a row would overflow (max |x| > 2**400) or lose precision to underflow
-    (< 2**-400).  float32 and smaller data never need it (squares in float64)."""
+    """``(f, extremes)``: f is None, or per row the power of two that brings max |x|
+    to about 1 where the squares of a row would overflow (max |x| > 2**400) or lose
+    precision to underflow (< 2**-400); extremes the rows' (max, min), which the
+    histogram summary then need not compute again.  float32 and smaller data never
+    need it (squares in float64): (None, None)."""
     if rows.dtype != np.float64 or not rows.size:
-        return None
+        return None, None
+    hi, lo = rows.max(axis=1), rows.min(axis=1)
     with np.errstate(invalid="ignore"):
-        amax = np.maximum(rows.max(axis=1), -rows.min(axis=1))
+        amax = np.maximum(hi, -lo)
     out = np.isfinite(amax) & (amax > 0) & ((amax > 2.0**400) | (amax < 2.0**-400))
     if not out.any():
-        return None
+        return None, (hi, lo)
     f = np.ones(rows.shape[0])
     f[out] = 2.0 ** -np.floor(np.log2(amax[out]))
-    return f
+    return f, None
 
 
 def _solve_rows(xa: np.ndarray, rows: np.ndarray, bits: int, model: str, fmt,
                 use_numba):
     """Solve every row; returns per-row arrays and the shared message and method."""
-    f = _power_of_two_scale(rows)
+    f, extremes = _power_of_two_scale(rows)
     if f is not None:  # squares would overflow or underflow: solve f x (exact, row by
         # row), scale alpha and the errors back
         out = _solve_rows(xa, rows * f[:, None], bits, model, fmt, use_numba)
@@ -188,7 +191,7 @@ def _solve_rows(xa: np.ndarray, rows: np.ndarray, bits: int, model: str, fmt,
         first = parts[0]
         return (*arrays, sum(p[4] for p in parts), first[5], first[6], first[7])
     lv = fmt.magnitude_levels(bits)
-    h = _Summary(rows, lv.signed, use_numba, lv.c.size)
+    h = _Summary(rows, lv.signed, use_numba, lv.c.size, extremes)
     if not np.isfinite(h.amax).all():
         raise _nonfinite_error(xa)
     C, N = h.C, h.size
