@@ -37,6 +37,15 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return v, A - 2.0 * B * v + C * v * v
 
     @_jit
+    def _qmin(A, B, C, lo, hi):
+        """The least of A - 2 B D + C D^2 on [lo, hi], also where C <= 0 (a bound's
+        quadratic can be concave, see _rows._bsweep: then at an end)."""
+        if C > 0.0:
+            v = min(max(B / C, lo), hi)
+            return A - 2.0 * B * v + C * v * v
+        return A + min(-2.0 * B * lo + C * lo * lo, -2.0 * B * hi + C * hi * hi)
+
+    @_jit
     def _next_change(head):
         """(run, step) of the smallest head: the next level change (branch-free)."""
         kb = 0

@@ -4,10 +4,9 @@ Private to :mod:`qerror.data.solver`.  One row per thread (``numba.prange``); a 
 work is independent of every other row's, so a group solved in a batch gives the same
 optimum as the group solved alone.
 
-For each row the magnitudes are grouped into buckets by their float64 key (exponent
-and top mantissa bits, so a value's bucket is computed, not searched), a bucket is
+For each row the magnitudes are bucketed (:mod:`qerror.data._rowdata`: a bucket is
 sorted the first time a search lands in it, and prefix sums of :math:`a`, :math:`a^2`
-give the error on any set of levels in :math:`O(K)` searches.  Then, with
+give the error on any set of levels in :math:`O(K)` searches).  Then, with
 :math:`N E(\Delta) = A - 2B\Delta + C\Delta^2` on each piece (see
 :mod:`qerror.data.solver`):
 
@@ -17,18 +16,27 @@ give the error on any set of levels in :math:`O(K)` searches.  Then, with
 2. a bracket: the clipping error alone, :math:`\sum_{a > c_K\Delta}(a - c_K\Delta)^2`,
    falls with :math:`\Delta` and exceeds :math:`U` below :math:`\Delta_{lo}`; the error
    of the values below the lowest level (or rounding to a zero level) rises with
-   :math:`\Delta` and exceeds :math:`U` above :math:`\Delta_{hi}`;
-3. rows of at most ``_DIRECT`` values: every piece in the bracket is enumerated
-   (merging the :math:`K` sorted runs of level changes :math:`a_i/\theta_k`);
-   longer rows: branch and bound on :math:`[\Delta_{lo}, \Delta_{hi}]`.  On a cell
+   :math:`\Delta` and exceeds :math:`U` above :math:`\Delta_{hi}`.  Each of these
+   searches first finds its bucket from the buckets' least values and the prefix
+   sums at bucket starts (no bucket sorted but the one it ends in);
+3. rows of at most ``_DIRECT`` values: the bracket is swept at once; longer rows:
+   branch and bound on :math:`[\Delta_{lo}, \Delta_{hi}]`.  On a cell
    :math:`[D_1, D_2]` the values whose level cannot change give an exact quadratic
    and every value a threshold sweeps is at least its distance to the nearest interval
    :math:`[c_k D_1, c_k D_2]` (``gap``).  A cell whose bound exceeds the best error is
    discarded; otherwise it is shrunk to the steps where quadratic + gap can still
    reach the best (between the quadratic's roots) and, if still holding more than
-   ``_SWEEP`` level changes, split; the rest are enumerated exactly (every piece's
-   vertex).  A piece whose quadratic's minimum cannot beat the best is skipped
-   without locating it.
+   ``_BSWEEP`` level changes (``_SWEEP_PER_K`` per threshold with more than
+   ``_MERGE_K`` thresholds), split; the rest are swept;
+4. a sweep (``_bsweep``) puts the cell's level changes :math:`a_i/\theta_k` into
+   buckets of steps (about ``_PER_BUCKET`` each) without sorting them; each bucket
+   gets the same bound as a cell, from sums over its changes (a value it sweeps
+   :math:`r` times counts :math:`r` times: the bound's quadratic may then be concave,
+   and stays below :math:`E`), and only the buckets whose bound can reach the best
+   are sorted and walked piece by piece (``_sweep``, the exact walk of a whole
+   cell, remains where :math:`B` falls a millionfold along the cell: the running sum
+   is re-summed exactly there).  A piece whose quadratic's minimum cannot beat the
+   best is skipped without locating it.
 
 The error at the optimum is then summed value by value, level by level (no
 cancellation).  The ACIQ model's optimum (convex) is the root of
@@ -55,178 +63,17 @@ _PER_CELL = 1024
 _LLOYD = 2
 # rows up to this length are sorted by numpy first; longer ones are bucketed
 _PRESORT = 256
+# level changes per bucket of _bsweep
+_PER_BUCKET = 4
+# ... and with at most this many, when they are swept by buckets (_bsweep)
+_BSWEEP = 1 << 20
 
 
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
-    from ._pieces import _next_change, _piece, _shrink, _sort_changes, _vertex
+    from ._pieces import _next_change, _piece, _qmin, _shrink, _sort_changes, _vertex
+    from ._rowdata import _at, _bs, _bucket_of, _idx, _make_row, _sort_bucket, _sqd
 
     _jit = _nb.njit(cache=True, nogil=True)
-
-    # A row is the tuple (a, P1, P2, bst, srt, bk): the magnitudes `a` in buckets
-    # (bucket k = a[bst[k]:bst[k+1]], the values whose key max(bits >> (52 - m) - base,
-    # 0) is k; bk = (m, base)), prefix sums of a and a**2, and whether each bucket is
-    # sorted yet (it is, with its prefix sums, the first time a search lands in it).
-
-    @_jit
-    def _shellsort(a, lo, hi):
-        """Sort a[lo:hi] ascending in place (Ciura's gaps)."""
-        m = hi - lo
-        for gap in (701, 301, 132, 57, 23, 10, 4, 1):
-            if gap >= m:
-                continue
-            for i in range(lo + gap, hi):
-                v = a[i]
-                j = i
-                while j - lo >= gap and a[j - gap] > v:
-                    a[j] = a[j - gap]
-                    j -= gap
-                a[j] = v
-
-    @_jit
-    def _bs(a, lo, hi, t):
-        """lo + the number of values in the sorted a[lo:hi] below t (branch-free)."""
-        m = hi - lo
-        if m <= 0:
-            return lo
-        b = lo
-        while m > 1:
-            half = m >> 1
-            b = b + half if a[b + half] < t else b
-            m -= half
-        return b + (1 if a[b] < t else 0)
-
-    @_jit
-    def _sort_bucket(a, P1, P2, bst, srt, bk, k):
-        lo, hi = bst[k], bst[k + 1]
-        if hi - lo > 1:
-            _shellsort(a, lo, hi)
-            for i in range(lo, hi - 1):
-                P1[i + 1] = P1[i] + a[i]
-                P2[i + 1] = P2[i] + a[i] * a[i]
-        srt[k] = True
-
-    @_jit
-    def _idx(a, P1, P2, bst, srt, bk, t):
-        """Number of magnitudes below `t`."""
-        nb = srt.size
-        k = 0
-        if nb > 1 and t > 0.0:
-            # the bucket of t from its exponent and top m mantissa bits (_make_row)
-            k = (np.int64(np.float64(t).view(np.uint64) >> np.uint64(52 - np.int64(bk[0])))
-                 - np.int64(bk[1]))
-            k = min(max(k, 0), nb - 1)
-        if not srt[k]:
-            _sort_bucket(a, P1, P2, bst, srt, bk, k)
-        return _bs(a, bst[k], bst[k + 1], t)
-
-    @_jit
-    def _at(a, P1, P2, bst, srt, bk, i):
-        """a[i], with its bucket sorted (so that the prefix sums at i, i+1 hold)."""
-        if srt.size > 1:
-            k = _bs(bst, 1, srt.size + 1, i + 1) - 1  # bst[k] <= i < bst[k+1]
-            if not srt[k]:
-                _sort_bucket(a, P1, P2, bst, srt, bk, k)
-        return a[i]
-
-    @_jit
-    def _make_row(x, signed, presorted, nbmax):
-        """The row of `x` scaled by the power of two `f` that brings its largest
-        magnitude into [1, 2) (see the comment above), n, count, sum and sum of
-        squares of -x f over x < 0 (unsigned grid; count -1 if a value is NaN or
-        infinite) and f.  `presorted`: `x` is sorted (|x| on signed grids)."""
-        N = x.size
-        # scale by a power of two (exact) so that the largest magnitude is in [1, 2):
-        # sums of squares neither underflow nor overflow
-        big = 0.0
-        for i in range(N):
-            v = abs(np.float64(x[i]))
-            if v > big or not v == v:
-                big = v
-        f = 1.0
-        if big > 0.0 and big < np.inf:
-            f = 2.0 ** -np.floor(np.log2(big))
-            if not big * f < 2.0:
-                f *= 0.5
-        # buckets: about four values each, on the float64 key (exponent and top
-        # m mantissa bits), 16 binades below the largest value (bucket 0 also holds
-        # everything smaller); bk = (m, the key of bucket 0)
-        nb = 1
-        if not presorted and N > 64:
-            while nb < N and nb < nbmax:
-                nb *= 2
-        m = 0
-        while (1 << (m + 4)) < nb:
-            m += 1
-        bst = np.zeros(nb + 1, dtype=np.int64)
-        base = 0
-        shift = np.uint64(52 - m)
-        if nb > 1 and big > 0.0 and big < np.inf:
-            base = np.int64(np.float64(big * f).view(np.uint64) >> shift) - (nb - 1)
-        tmp = np.empty(N)
-        tu = tmp.view(np.uint64)
-        keys = np.empty(N if nb > 1 else 0, dtype=np.int64)
-        n = 0
-        nn = 0.0
-        sn = 0.0
-        qn = 0.0
-        for i in range(N):
-            v = np.float64(x[i]) * f
-            if not v - v == 0.0:
-                n = -1
-                break
-            if signed:
-                v = abs(v)
-            elif v < 0.0:
-                nn += 1.0
-                sn -= v
-                qn += v * v
-                continue
-            else:
-                v = v + 0.0
-            tmp[n] = v
-            if nb > 1:
-                k = max(np.int64(tu[n] >> shift) - base, 0)
-                keys[n] = k
-                bst[k + 1] += 1
-            n += 1
-        if n < 0:
-            n = 0
-            nn = -1.0
-            nb = 1
-        srt = np.ones(nb, dtype=np.bool_)
-        bk = np.empty(2)
-        bk[0] = np.float64(m)
-        bk[1] = np.float64(base)
-        if nb == 1:
-            a = tmp[:n]
-            bst = bst[:2]
-            bst[0], bst[1] = 0, n
-        else:
-            for k in range(nb):
-                bst[k + 1] += bst[k]
-                srt[k] = bst[k + 1] - bst[k] <= 1
-            fill = bst[:nb].copy()
-            a = np.empty(n)
-            for i in range(n):
-                k = keys[i]
-                a[fill[k]] = tmp[i]
-                fill[k] += 1
-        P1 = np.empty(n + 1)
-        P2 = np.empty(n + 1)
-        P1[0] = 0.0
-        P2[0] = 0.0
-        for i in range(n):
-            P1[i + 1] = P1[i] + a[i]
-            P2[i + 1] = P2[i] + a[i] * a[i]
-        return a, P1, P2, bst, srt, bk, n, nn, sn, qn, f
-
-    @_jit
-    def _sqd(P1, P2, i, j, p):
-        """Sum over values i..j-1 of (a - p)**2, from the prefix sums."""
-        if j <= i:
-            return 0.0
-        v = (P2[j] - P2[i]) - 2.0 * p * (P1[j] - P1[i]) + p * p * (j - i)
-        return v if v > 0.0 else 0.0
 
     @_jit
     def _cell(a, P1, P2, bst, srt, bk, c, th, d1, d2):
@@ -269,18 +116,18 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return A, B, C, gap, nev
 
     @_jit
-    def _sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, nev, best,
-               bestd):
-        """Every piece of E on [d1, d2], exactly; returns the better of (best, bestd)
-        and the cell's best piece, and the number of pieces."""
+    def _runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, Bn, Cn):
+        """The runs of level changes on [d1, d2] (threshold k sweeps the values
+        a[pos[k]:end[k]]), (B, C) at d1 from the same searches, and the number of
+        changes."""
         K = th.size
         n = P1.size - 1
         pos = np.empty(K, dtype=np.int64)
         end = np.empty(K, dtype=np.int64)
-        # (B, C) at d1 from the same searches that start the runs
         B = Bn
         C = Cn
         s = 0
+        m = 0
         for k in range(K + 1):
             e = _idx(a, P1, P2, bst, srt, bk, th[k] * d1) if k < K else n
             if e > s:
@@ -289,7 +136,17 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             if k < K:
                 pos[k] = e
                 end[k] = _idx(a, P1, P2, bst, srt, bk, th[k] * d2)
+                m += max(end[k] - e, 0)
             s = e
+        return pos, end, B, C, m
+
+    @_jit
+    def _sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, nev, best,
+               bestd):
+        """Every piece of E on [d1, d2], exactly; returns the better of (best, bestd)
+        and the cell's best piece, and the number of pieces."""
+        K = th.size
+        pos, end, B, C, _ = _runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, Bn, Cn)
         lo = d1
         if K <= _MERGE_K:
             # K sorted runs of level changes a_i / theta_k: merge them
@@ -374,6 +231,107 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return best, bestd, m + 1
 
     @_jit
+    def _bsweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, best, bestd,
+                margin, per):
+        """_sweep without merging or sorting every level change: the changes go into
+        buckets of steps by their position (about `per` each), a bucket's bound
+        is _cell's (the values it does not sweep exactly, each swept value at least its
+        distance to its two levels' reach) and only the buckets whose bound can reach
+        best + margin are sorted and walked piece by piece.  Returns what _sweep does
+        (the pieces counted are those walked), or -1 pieces where B falls a
+        millionfold along the cell (wide level spans: _sweep re-sums it there)."""
+        K = th.size
+        pos, end, B, C, m = _runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, Bn, Cn)
+        nbk = max(m // per, 1)
+        w = (d2 - d1) / nbk
+        inv = nbk / (d2 - d1) if d2 > d1 else 0.0
+        acc = np.zeros((6, nbk))
+        key = np.empty(m, dtype=np.int64)
+        m = 0
+        for k in range(K):
+            ik = 1.0 / th[k]
+            ck = c[k]
+            ck1 = c[k + 1]
+            for i in range(pos[k], end[k]):
+                ai = a[i]
+                j = min(max(np.int64((ai * ik - d1) * inv), 0), nbk - 1)
+                key[m] = j
+                m += 1
+                acc[0, j] += ai * ai
+                acc[1, j] += ck1 * ai
+                acc[2, j] += ck1 * ck1
+                acc[3, j] += (ck - ck1) * ai
+                acc[4, j] += ck * ck - ck1 * ck1
+                # the value's error on the bucket's steps [u, v]: at least its
+                # distance to the reach of its two levels, [ck u, ck v], [ck1 u, ck1 v]
+                u = d1 + j * w
+                p = ck * (u + w)
+                q = ck1 * u
+                g = max(min(ai - p, q - ai), 0.0)
+                acc[5, j] += g * g
+        # bounds, bucket by bucket; the start of each bucket's (B, C)
+        Bs = np.empty(nbk + 1)
+        Cs = np.empty(nbk + 1)
+        live = np.zeros(nbk, dtype=np.bool_)
+        nlive = 0
+        ref = abs(B)
+        for j in range(nbk):
+            Bs[j] = B
+            Cs[j] = C
+            if abs(B) < 1e-6 * ref:
+                return best, bestd, -1
+            u = d1 + j * w
+            v = d2 if j == nbk - 1 else u + w
+            lb = _qmin(A0 - acc[0, j], B - acc[1, j], C - acc[2, j], u, v)
+            if lb + acc[5, j] <= best + margin:
+                live[j] = True
+                nlive += 1
+            B += acc[3, j]
+            C += acc[4, j]
+        if nlive == 0:
+            return best, bestd, 0
+        # the live buckets' changes, sorted, walked piece by piece
+        ed = np.empty(m)
+        eb = np.empty(m)
+        ec = np.empty(m)
+        ml = 0
+        m = 0
+        for k in range(K):
+            ik = 1.0 / th[k]
+            dc = c[k] - c[k + 1]
+            dq = c[k] * c[k] - c[k + 1] * c[k + 1]
+            for i in range(pos[k], end[k]):
+                if live[key[m]]:
+                    ed[ml] = a[i] * ik
+                    eb[ml] = dc * a[i]
+                    ec[ml] = dq
+                    ml += 1
+                m += 1
+        _sort_changes(ed, eb, ec, ml)
+        pieces = 0
+        i = 0
+        for j in range(nbk):
+            if not live[j]:
+                continue
+            u = d1 + j * w
+            v = d2 if j == nbk - 1 else u + w
+            B = Bs[j]
+            C = Cs[j]
+            lo = u
+            while True:
+                last = i >= ml or min(max(np.int64((ed[i] - d1) * inv), 0), nbk - 1) != j
+                hi = v if last else min(max(ed[i], lo), v)
+                best, bestd = _piece(A0, B, C, lo, hi, best, bestd)
+                pieces += 1
+                if last:
+                    break
+                B += eb[i]
+                C += ec[i]
+                lo = hi
+                i += 1
+        return best, bestd, pieces
+
+    @_jit
     def _error_at(a, P1, P2, bst, srt, bk, c, th, A0, Bn, Cn, d):
         """N E at the step d and the step of Lloyd's update B / C from it."""
         _, B, C, _, _ = _cell(a, P1, P2, bst, srt, bk, c, th, d, d)
@@ -410,10 +368,12 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         # 2a. lower end: the clipping error alone, sum_{a > cK D} (a - cK D)^2 > U
         dlo = amax * 2.0**-60
         if _sqd(P1, P2, 1, n, _at(a, P1, P2, bst, srt, bk, 0)) > U:
-            lo, hi = 0, n - 1  # T(a_lo / cK) > U >= T(a_hi / cK)
+            # T(a_lo / cK) > U >= T(a_hi / cK); a[lo + 1:hi] in one sorted bucket
+            k = _bucket_of(a, P1, P2, bst, srt, bk, 1, U, 0.0, 0.0, 0.0)
+            lo, hi = max(bst[k] - 1, 0), min(bst[k + 1], n - 1)
             while hi - lo > 1:
                 mid = (lo + hi) >> 1
-                if _sqd(P1, P2, mid + 1, n, _at(a, P1, P2, bst, srt, bk, mid)) > U:
+                if _sqd(P1, P2, mid + 1, n, a[mid]) > U:
                     lo = mid
                 else:
                     hi = mid
@@ -430,10 +390,11 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             t0 = th[0]
             dhi = amax / t0
             if P2[n] + qn > U:
-                lo, hi = -1, n - 1  # P2[lo + 1] + qn <= U < P2[hi + 1] + qn
+                # P2[lo + 1] + qn <= U < P2[hi + 1] + qn; P2 in one sorted bucket
+                k = _bucket_of(a, P1, P2, bst, srt, bk, 2, U - qn, 0.0, 0.0, 0.0)
+                lo, hi = bst[k] - 1, min(bst[k + 1], n - 1)
                 while hi - lo > 1:
                     mid = (lo + hi) >> 1
-                    _at(a, P1, P2, bst, srt, bk, mid)
                     if P2[mid + 1] + qn > U:
                         hi = mid
                     else:
@@ -446,9 +407,11 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             if qn + 2.0 * a0 * sn + a0 * a0 * nn > U:
                 hi = 0
             else:
+                k = _bucket_of(a, P1, P2, bst, srt, bk, 3, U, qn, sn, nn)
+                lo, hi = max(bst[k] - 1, 0), bst[k + 1]
                 while hi - lo > 1:
                     mid = (lo + hi) >> 1
-                    x = _at(a, P1, P2, bst, srt, bk, mid)
+                    x = a[mid]
                     L = _sqd(P1, P2, 0, mid, x) + qn + 2.0 * x * sn + x * x * nn
                     if L > U:
                         hi = mid
@@ -480,13 +443,17 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         # 3. branch and bound on [dlo, dhi]
         n = P1.size - 1
         if n <= _DIRECT:
-            best, bestd, pieces = _sweep(a, P1, P2, bst, srt, bk, c, th, dlo, dhi, A0,
-                                         Bn, Cn, n * th.size, best, bestd)
+            best, bestd, pieces = _bsweep(a, P1, P2, bst, srt, bk, c, th, dlo, dhi,
+                                          A0, Bn, Cn, best, bestd, margin,
+                                          _PER_BUCKET)
+            if pieces < 0:
+                best, bestd, pieces = _sweep(a, P1, P2, bst, srt, bk, c, th, dlo, dhi,
+                                             A0, Bn, Cn, n * th.size, best, bestd)
             return bestd, pieces
         ncell = min(max(n // _PER_CELL, 1), 64)
         # many thresholds: a cell's bound costs O(K) searches, a level change swept
         # O(1) (sorted in O(m)): sweep larger cells
-        sweep = _SWEEP if th.size <= _MERGE_K else _SWEEP_PER_K * th.size
+        sweep = _BSWEEP if th.size <= _MERGE_K else _SWEEP_PER_K * th.size
         ratio = dhi / dlo
         cap = 2 * ncell + 128
         s1 = np.empty(cap)
@@ -516,8 +483,14 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 continue
             d1, d2 = r1, r2
             if nev <= sweep or d2 <= d1 * (1.0 + 1e-12):
-                best, bestd, swept = _sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2,
-                                            A0, Bn, Cn, nev, best, bestd)
+                swept = -1
+                if th.size <= _MERGE_K:
+                    best, bestd, swept = _bsweep(a, P1, P2, bst, srt, bk, c, th, d1,
+                                                 d2, A0, Bn, Cn, best, bestd, margin,
+                                                 _PER_BUCKET)
+                if swept < 0:
+                    best, bestd, swept = _sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2,
+                                                A0, Bn, Cn, nev, best, bestd)
                 pieces += swept
                 continue
             if top + 2 > cap:
@@ -577,10 +550,12 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         """Root of kappa alpha N = sum_{a > alpha} (a - alpha)."""
         n = P1.size - 1
         # g(a_i) = kappa N a_i - (sum_{j > i} a_j - a_i (n - 1 - i)), increasing in i
-        lo, hi = -1, n - 1  # g(a_lo) < 0 <= g(a_hi)
+        # g(a_lo) < 0 <= g(a_hi); the root's bucket first (a[lo + 1:hi] is sorted)
+        k = _bucket_of(a, P1, P2, bst, srt, bk, 0, kappa * N, 0.0, 0.0, 0.0)
+        lo, hi = bst[k] - 1, min(bst[k + 1], n - 1)
         while hi - lo > 1:
             mid = (lo + hi) >> 1
-            am = _at(a, P1, P2, bst, srt, bk, mid)
+            am = a[mid]
             g = kappa * N * am - ((P1[n] - P1[mid + 1]) - am * (n - 1 - mid))
             if g >= 0.0:
                 hi = mid
@@ -594,7 +569,6 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     def _solve_span_nb(X, r0, r1, signed, presorted, c, th, afac, exact, margin_rel,
                        alpha, sse, tsse, valid, bad, npieces):
         N = X.shape[1]
-        K = th.size
         kappa = 1.0 / (12.0 * afac * afac)
         c0 = c[0]
         for r in range(r0, r1):
@@ -612,7 +586,6 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                                            -c0 * sn, c0 * c0 * nn, nn, sn, qn,
                                            margin_rel * A0, afac)
                 al = afac * d
-                top = c[K] * d
                 # the error at the optimum, value by value
                 neg = qn + 2.0 * c0 * d * sn + c0 * c0 * d * d * nn
                 s, t = _error_parts(a, P1, P2, bst, srt, bk, c, th, d, al)

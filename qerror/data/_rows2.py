@@ -56,7 +56,8 @@ _MERGE = 32
 
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     from ._pieces import _next_change, _piece, _shrink, _sort_changes, _vertex
-    from ._rows import _bs, _error_parts, _idx, _make_row, _sort_bucket
+    from ._rowdata import _bs, _idx, _make_row, _sort_bucket
+    from ._rows import _error_parts
     from ._sides2 import _bracket2, _cell2, _count, _gal, _prepare, _side_flat, _sorted
 
     _jit = _nb.njit(cache=True, nogil=True)

@@ -35,7 +35,8 @@ _GALLOP = 32
 
 
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
-    from ._rows import _aciq_row, _at, _bs, _cell, _idx, _sort_bucket, _sqd
+    from ._rowdata import _at, _bs, _idx, _sort_bucket, _sqd
+    from ._rows import _aciq_row, _cell
 
     _jit = _nb.njit(cache=True, nogil=True)
 
