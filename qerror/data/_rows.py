@@ -290,45 +290,65 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             C += acc[4, j]
         if nlive == 0:
             return best, bestd, 0
-        # the live buckets' changes, sorted, walked piece by piece
-        ed = np.empty(m)
-        eb = np.empty(m)
-        ec = np.empty(m)
-        ml = 0
-        m = 0
+        # the live buckets' changes, placed bucket by bucket, each bucket sorted
+        # (a few changes: an insertion sort) and walked piece by piece
+        off = np.zeros(nbk + 1, dtype=np.int64)
+        for t in range(m):
+            off[key[t] + 1] += live[key[t]]
+        for j in range(nbk):
+            off[j + 1] += off[j]
+        fill = off[:nbk].copy()
+        ml = off[nbk]
+        ed = np.empty(ml)
+        eb = np.empty(ml)
+        ec = np.empty(ml)
+        t = 0
         for k in range(K):
             ik = 1.0 / th[k]
             dc = c[k] - c[k + 1]
             dq = c[k] * c[k] - c[k + 1] * c[k + 1]
             for i in range(pos[k], end[k]):
-                if live[key[m]]:
-                    ed[ml] = a[i] * ik
-                    eb[ml] = dc * a[i]
-                    ec[ml] = dq
-                    ml += 1
-                m += 1
-        _sort_changes(ed, eb, ec, ml)
+                j = key[t]
+                t += 1
+                if live[j]:
+                    q = fill[j]
+                    fill[j] = q + 1
+                    ed[q] = a[i] * ik
+                    eb[q] = dc * a[i]
+                    ec[q] = dq
         pieces = 0
-        i = 0
         for j in range(nbk):
             if not live[j]:
                 continue
+            o1 = off[j]
+            o2 = off[j + 1]
+            if o2 - o1 > 32:
+                _sort_changes(ed[o1:o2], eb[o1:o2], ec[o1:o2], o2 - o1)
+            else:
+                for q in range(o1 + 1, o2):
+                    vd, vb, vc = ed[q], eb[q], ec[q]
+                    r = q
+                    while r > o1 and ed[r - 1] > vd:
+                        ed[r] = ed[r - 1]
+                        eb[r] = eb[r - 1]
+                        ec[r] = ec[r - 1]
+                        r -= 1
+                    ed[r] = vd
+                    eb[r] = vb
+                    ec[r] = vc
             u = d1 + j * w
             v = d2 if j == nbk - 1 else u + w
             B = Bs[j]
             C = Cs[j]
             lo = u
-            while True:
-                last = i >= ml or min(max(np.int64((ed[i] - d1) * inv), 0), nbk - 1) != j
-                hi = v if last else min(max(ed[i], lo), v)
+            for q in range(o1, o2):
+                hi = min(max(ed[q], lo), v)
                 best, bestd = _piece(A0, B, C, lo, hi, best, bestd)
-                pieces += 1
-                if last:
-                    break
-                B += eb[i]
-                C += ec[i]
+                B += eb[q]
+                C += ec[q]
                 lo = hi
-                i += 1
+            best, bestd = _piece(A0, B, C, lo, v, best, bestd)
+            pieces += o2 - o1 + 1
         return best, bestd, pieces
 
     @_jit
@@ -627,7 +647,8 @@ def solve_rows(rows: np.ndarray, lv, exact: bool, margin_rel: float):
     def span(r0, r1):
         if presorted:  # numpy's vectorised sort is fastest on short rows (per span:
             # the sorts of the spans run in parallel, numpy releasing the GIL)
-            Xs = np.sort(np.abs(X[r0:r1]) if signed else X[r0:r1], axis=1)
+            Xs = np.abs(X[r0:r1]) if signed else X[r0:r1].copy()
+            Xs.sort(axis=1)  # in place: no second copy
             Xs.flags.writeable = False
             _solve_span_nb(Xs, 0, r1 - r0, signed, True, c, th, float(lv.afac),
                            bool(exact), float(margin_rel), *(o[r0:r1] for o in out))
