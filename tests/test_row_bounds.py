@@ -222,7 +222,7 @@ def test_bucketed_sweep_finds_the_exact_sweeps_best(grid, bits, kind, n):
                                m * th.size, start, bestd)
             margin = 1e-12 * A0
             got = _rows._bsweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, 0.0, 0.0,
-                                start, bestd, margin, per)
+                                start, bestd, margin, per, 1 << 40)
             assert got[2] >= 0
             assert abs(got[0] - ref[0]) <= margin
             if ref[0] < start:  # the sweep improved: the step is a piece's best
@@ -273,7 +273,7 @@ def test_bucketed_sweep_on_many_short_rows(grid, bits, n):
             ref = _rows._sweep(a, P1, P2, bst, srt, bk, c, th, dlo, dhi, A0, 0.0, 0.0,
                                m * th.size, best, bestd)
             got = _rows._bsweep(a, P1, P2, bst, srt, bk, c, th, dlo, dhi, A0, 0.0, 0.0,
-                                best, bestd, 1e-12 * A0, per)
+                                best, bestd, 1e-12 * A0, per, 1 << 40)
             out = max(out, (abs(got[0] - ref[0]) - 1e-12 * A0) / A0)
         return out
 

@@ -67,6 +67,8 @@ _PRESORT = 256
 _PER_BUCKET = 4
 # ... and with at most this many, when they are swept by buckets (_bsweep)
 _BSWEEP = 1 << 20
+# ... unless the cell holds more than this many changes per value (then _sweep)
+_BS_PER_VALUE = 32
 
 
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
@@ -232,16 +234,21 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
 
     @_jit
     def _bsweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, best, bestd,
-                margin, per):
+                margin, per, most):
         """_sweep without merging or sorting every level change: the changes go into
         buckets of steps by their position (about `per` each), a bucket's bound
         is _cell's (the values it does not sweep exactly, each swept value at least its
         distance to its two levels' reach) and only the buckets whose bound can reach
         best + margin are sorted and walked piece by piece.  Returns what _sweep does
         (the pieces counted are those walked), or -1 pieces where B falls a
-        millionfold along the cell (wide level spans: _sweep re-sums it there)."""
+        millionfold along the cell (wide level spans: _sweep re-sums it there) or
+        the cell holds more than `most` changes per value (the flat error of
+        floating-point formats over a wide bracket: nearly every bucket stays live,
+        and _sweep's one sort costs less)."""
         K = th.size
         pos, end, B, C, m = _runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, Bn, Cn)
+        if m > most * (P1.size - 1):
+            return best, bestd, -1
         nbk = max(m // per, 1)
         w = (d2 - d1) / nbk
         inv = nbk / (d2 - d1) if d2 > d1 else 0.0
@@ -465,7 +472,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         if n <= _DIRECT:
             best, bestd, pieces = _bsweep(a, P1, P2, bst, srt, bk, c, th, dlo, dhi,
                                           A0, Bn, Cn, best, bestd, margin,
-                                          _PER_BUCKET)
+                                          _PER_BUCKET, _BS_PER_VALUE)
             if pieces < 0:
                 best, bestd, pieces = _sweep(a, P1, P2, bst, srt, bk, c, th, dlo, dhi,
                                              A0, Bn, Cn, n * th.size, best, bestd)
@@ -507,7 +514,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 if th.size <= _MERGE_K:
                     best, bestd, swept = _bsweep(a, P1, P2, bst, srt, bk, c, th, d1,
                                                  d2, A0, Bn, Cn, best, bestd, margin,
-                                                 _PER_BUCKET)
+                                                 _PER_BUCKET, _BS_PER_VALUE)
                 if swept < 0:
                     best, bestd, swept = _sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2,
                                                 A0, Bn, Cn, nev, best, bestd)
