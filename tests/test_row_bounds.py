@@ -219,12 +219,16 @@ def test_bucketed_sweep_finds_the_exact_sweeps_best(grid, bits, kind, n):
             d1, d2 = dlo + (dhi - dlo) * u[0], dlo + (dhi - dlo) * u[1]
             start = best * (1.0 + 0.2 * trial)
             ref = _rows._sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, 0.0, 0.0,
-                               m * th.size, start, bestd)
+                               start, bestd)
             margin = 1e-12 * A0
             got = _rows._bsweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, 0.0, 0.0,
                                 start, bestd, margin, per, 1 << 40)
             assert got[2] >= 0
             assert abs(got[0] - ref[0]) <= margin
+            # more changes per value than allowed: the cell is walked whole, as _sweep
+            whole = _rows._bsweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, 0.0,
+                                  0.0, start, bestd, margin, per, 0)
+            assert whole[:2] == ref[:2]
             if ref[0] < start:  # the sweep improved: the step is a piece's best
                 e1 = _error(np.abs(xs) * f, got[1], lv)
                 assert e1 == pytest.approx(ref[0], rel=1e-9)
@@ -271,7 +275,7 @@ def test_bucketed_sweep_on_many_short_rows(grid, bits, n):
             best, bestd, dlo, dhi = _rows._bracket(a, P1, P2, bst, srt, bk, c, th, A0,
                                                    0.0, 0.0, nn, sn, qn, 0.0, afac)
             ref = _rows._sweep(a, P1, P2, bst, srt, bk, c, th, dlo, dhi, A0, 0.0, 0.0,
-                               m * th.size, best, bestd)
+                               best, bestd)
             got = _rows._bsweep(a, P1, P2, bst, srt, bk, c, th, dlo, dhi, A0, 0.0, 0.0,
                                 best, bestd, 1e-12 * A0, per, 1 << 40)
             out = max(out, (abs(got[0] - ref[0]) - 1e-12 * A0) / A0)

@@ -143,12 +143,18 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return pos, end, B, C, m
 
     @_jit
-    def _sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, nev, best,
-               bestd):
+    def _sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, best, bestd):
         """Every piece of E on [d1, d2], exactly; returns the better of (best, bestd)
         and the cell's best piece, and the number of pieces."""
-        K = th.size
         pos, end, B, C, _ = _runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, Bn, Cn)
+        return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos, end, B,
+                     C, best, bestd)
+
+    @_jit
+    def _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos, end, B, C,
+              best, bestd):
+        """_sweep from the runs of _runs (pos is advanced along them)."""
+        K = th.size
         lo = d1
         if K <= _MERGE_K:
             # K sorted runs of level changes a_i / theta_k: merge them
@@ -240,15 +246,18 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         is _cell's (the values it does not sweep exactly, each swept value at least its
         distance to its two levels' reach) and only the buckets whose bound can reach
         best + margin are sorted and walked piece by piece.  Returns what _sweep does
-        (the pieces counted are those walked), or -1 pieces where B falls a
-        millionfold along the cell (wide level spans: _sweep re-sums it there) or
-        the cell holds more than `most` changes per value (the flat error of
-        floating-point formats over a wide bracket: nearly every bucket stays live,
-        and _sweep's one sort costs less)."""
+        (the pieces counted are those walked).  The cell is walked whole (_walk, on
+        the same runs) where B falls a millionfold along it (wide level spans: the
+        walk re-sums B there) or where it holds more than `most` changes per value
+        (the flat error of floating-point formats over a wide bracket: nearly every
+        bucket stays live, and one sort of all changes costs less)."""
         K = th.size
         pos, end, B, C, m = _runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, Bn, Cn)
         if m > most * (P1.size - 1):
-            return best, bestd, -1
+            return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos, end,
+                         B, C, best, bestd)
+        B0 = B
+        C0 = C
         nbk = max(m // per, 1)
         w = (d2 - d1) / nbk
         inv = nbk / (d2 - d1) if d2 > d1 else 0.0
@@ -286,7 +295,8 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             Bs[j] = B
             Cs[j] = C
             if abs(B) < 1e-6 * ref:
-                return best, bestd, -1
+                return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos,
+                             end, B0, C0, best, bestd)
             u = d1 + j * w
             v = d2 if j == nbk - 1 else u + w
             lb = _qmin(A0 - acc[0, j], B - acc[1, j], C - acc[2, j], u, v)
@@ -473,9 +483,6 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             best, bestd, pieces = _bsweep(a, P1, P2, bst, srt, bk, c, th, dlo, dhi,
                                           A0, Bn, Cn, best, bestd, margin,
                                           _PER_BUCKET, _BS_PER_VALUE)
-            if pieces < 0:
-                best, bestd, pieces = _sweep(a, P1, P2, bst, srt, bk, c, th, dlo, dhi,
-                                             A0, Bn, Cn, n * th.size, best, bestd)
             return bestd, pieces
         ncell = min(max(n // _PER_CELL, 1), 64)
         # many thresholds: a cell's bound costs O(K) searches, a level change swept
@@ -510,14 +517,13 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 continue
             d1, d2 = r1, r2
             if nev <= sweep or d2 <= d1 * (1.0 + 1e-12):
-                swept = -1
                 if th.size <= _MERGE_K:
                     best, bestd, swept = _bsweep(a, P1, P2, bst, srt, bk, c, th, d1,
                                                  d2, A0, Bn, Cn, best, bestd, margin,
                                                  _PER_BUCKET, _BS_PER_VALUE)
-                if swept < 0:
+                else:
                     best, bestd, swept = _sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2,
-                                                A0, Bn, Cn, nev, best, bestd)
+                                                A0, Bn, Cn, best, bestd)
                 pieces += swept
                 continue
             if top + 2 > cap:
