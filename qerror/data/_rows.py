@@ -143,19 +143,43 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return pos, end, B, C, m
 
     @_jit
-    def _sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, best, bestd):
+    def _sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, best, bestd,
+               margin):
         """Every piece of E on [d1, d2], exactly; returns the better of (best, bestd)
         and the cell's best piece, and the number of pieces."""
         pos, end, B, C, _ = _runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, Bn, Cn)
         return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos, end, B,
-                     C, best, bestd)
+                     C, best, bestd, margin)
+
+    @_jit
+    def _drift_limit(margin):
+        """The running sums of B and C along a walk are re-summed exactly (_anchor)
+        where j changes after the last exact sum, with X = 2 |B| D + C D^2 at that
+        sum's (B, C) and the current step D, give X^2 j > this: their rounding,
+        about sqrt(j) u X (u = 2^-53; a statistical estimate, the worst case is
+        j u X), then stays below a quarter of the margin."""
+        return (0.25 * margin / 1.2e-16) ** 2
+
+    @_jit
+    def _anchor(a, P1, P2, bst, srt, bk, c, th, Bn, Cn, d):
+        """(B, C) at the step d summed exactly (from the prefix sums)."""
+        _, B, C, _, _ = _cell(a, P1, P2, bst, srt, bk, c, th, d, d)
+        return B + Bn, C + Cn
 
     @_jit
     def _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos, end, B, C,
-              best, bestd):
-        """_sweep from the runs of _runs (pos is advanced along them)."""
+              best, bestd, margin):
+        """_sweep from the runs of _runs (pos is advanced along them).  B and C are
+        running sums: where B has fallen a millionfold (levels spanning many
+        binades) or their rounding could reach the margin (_drift_limit: a walk
+        over a wide span of steps, FP8's flat error) they are summed again exactly
+        for the piece at hand, from its midpoint."""
         K = th.size
         lo = d1
+        lim = _drift_limit(margin)
+        rB = abs(B)
+        rC = C
+        j = 0
         if K <= _MERGE_K:
             # K sorted runs of level changes a_i / theta_k: merge them
             nb = srt.size
@@ -181,21 +205,22 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             left = 0
             for k in range(K):
                 left += end[k] - pos[k]
-            ref = abs(B)
             for _ in range(left + 1):
                 kb, vb = _next_change(head)
                 hi = min(max(vb, lo), d2)
-                if abs(B) < 1e-6 * ref and hi > lo:  # see below (K > 16)
-                    _, B, C, _, _ = _cell(a, P1, P2, bst, srt, bk, c, th,
-                                          0.5 * (lo + hi), 0.5 * (lo + hi))
-                    B += Bn
-                    C += Cn
-                    ref = abs(B)
+                X = 2.0 * rB * hi + rC * hi * hi
+                if hi > lo and (abs(B) < 1e-6 * rB or X * X * j > lim):
+                    B, C = _anchor(a, P1, P2, bst, srt, bk, c, th, Bn, Cn,
+                                   0.5 * (lo + hi))
+                    rB = abs(B)
+                    rC = C
+                    j = 0
                 best, bestd = _piece(A0, B, C, lo, hi, best, bestd)
                 if vb >= d2:
                     break
                 B += db[kb] * a[pos[kb]]
                 C += dq[kb]
+                j += 1
                 pos[kb] += 1
                 head[kb] = a[pos[kb]] * ith[kb] if pos[kb] < end[kb] else np.inf
                 lo = max(vb, lo)
@@ -216,26 +241,23 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 ec[m] = dq
                 m += 1
         _sort_changes(ed, eb, ec, m)
-        ref = abs(B)
-        for j in range(m + 1):
-            hi = ed[j] if j < m else d2
-            if abs(B) < 1e-6 * ref and hi > lo:
-                # B fell a millionfold from where it was summed (levels spanning many
-                # binades): its running sum has lost the digits that matter; the
-                # exact coefficients of this piece from its midpoint
-                _, B, C, _, _ = _cell(a, P1, P2, bst, srt, bk, c, th, 0.5 * (lo + hi),
-                                      0.5 * (lo + hi))
-                B += Bn
-                C += Cn
-                ref = abs(B)
+        for q in range(m + 1):
+            hi = ed[q] if q < m else d2
+            X = 2.0 * rB * hi + rC * hi * hi
+            if hi > lo and (abs(B) < 1e-6 * rB or X * X * j > lim):
+                B, C = _anchor(a, P1, P2, bst, srt, bk, c, th, Bn, Cn, 0.5 * (lo + hi))
+                rB = abs(B)
+                rC = C
+                j = 0
             v, val = _vertex(A0, B, C, lo, hi)
             if val < best:
                 best = val
                 bestd = v
-            if j < m:
-                B += eb[j]
-                C += ec[j]
+            if q < m:
+                B += eb[q]
+                C += ec[q]
                 lo = hi
+                j += 1
         return best, bestd, m + 1
 
     @_jit
@@ -247,18 +269,22 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         distance to its two levels' reach) and only the buckets whose bound can reach
         best + margin are sorted and walked piece by piece.  Returns what _sweep does
         (the pieces counted are those walked).  The cell is walked whole (_walk, on
-        the same runs) where B falls a millionfold along it (wide level spans: the
-        walk re-sums B there) or where it holds more than `most` changes per value
-        (the flat error of floating-point formats over a wide bracket: nearly every
-        bucket stays live, and one sort of all changes costs less)."""
+        the same runs) where the running sums over its buckets could lose the digits
+        that matter (B falling a millionfold, or _drift_limit: the walk sums them
+        again exactly where needed) or where it holds more than `most` changes per
+        value (the flat error of floating-point formats over a wide bracket: nearly
+        every bucket stays live, and one sort of all changes costs less)."""
         K = th.size
         pos, end, B, C, m = _runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, Bn, Cn)
-        if m > most * (P1.size - 1):
+        nbk = max(m // per, 1)
+        X = 2.0 * abs(B) * d2 + C * d2 * d2
+        if m > most * (P1.size - 1) or X * X * (m + nbk) > _drift_limit(margin):
+            # the bucket sums' running totals could lose the digits that matter (a
+            # wide span of steps): the walk sums them again exactly where needed
             return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos, end,
-                         B, C, best, bestd)
+                         B, C, best, bestd, margin)
         B0 = B
         C0 = C
-        nbk = max(m // per, 1)
         w = (d2 - d1) / nbk
         inv = nbk / (d2 - d1) if d2 > d1 else 0.0
         acc = np.zeros((6, nbk))
@@ -296,7 +322,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             Cs[j] = C
             if abs(B) < 1e-6 * ref:
                 return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos,
-                             end, B0, C0, best, bestd)
+                             end, B0, C0, best, bestd, margin)
             u = d1 + j * w
             v = d2 if j == nbk - 1 else u + w
             lb = _qmin(A0 - acc[0, j], B - acc[1, j], C - acc[2, j], u, v)
@@ -523,7 +549,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                                                  _PER_BUCKET, _BS_PER_VALUE)
                 else:
                     best, bestd, swept = _sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2,
-                                                A0, Bn, Cn, best, bestd)
+                                                A0, Bn, Cn, best, bestd, margin)
                 pieces += swept
                 continue
             if top + 2 > cap:
