@@ -34,9 +34,10 @@ give the error on any set of levels in :math:`O(K)` searches).  Then, with
    :math:`r` times counts :math:`r` times: the bound's quadratic may then be concave,
    and stays below :math:`E`), and only the buckets whose bound can reach the best
    are sorted and walked piece by piece (``_sweep``, the exact walk of a whole
-   cell, remains where :math:`B` falls a millionfold along the cell: the running sum
-   is re-summed exactly there).  A piece whose quadratic's minimum cannot beat the
-   best is skipped without locating it.
+   cell, remains where the running sums of :math:`B`, :math:`C` over the buckets
+   could lose the digits that matter: the walk sums them again exactly there).  A
+   piece whose quadratic's minimum cannot beat the best is skipped without locating
+   it.
 
 The error at the optimum is then summed value by value, level by level (no
 cancellation).  The ACIQ model's optimum (convex) is the root of
