@@ -90,6 +90,22 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 cc[j] = vc
 
     @_jit
+    def _insertion3(d, b, cc, lo, hi):
+        """Sort d[lo:hi] ascending by insertion, carrying b and cc along (few values,
+        or values nearly in order)."""
+        for i in range(lo + 1, hi):
+            v, vb, vc = d[i], b[i], cc[i]
+            j = i
+            while j > lo and d[j - 1] > v:
+                d[j] = d[j - 1]
+                b[j] = b[j - 1]
+                cc[j] = cc[j - 1]
+                j -= 1
+            d[j] = v
+            b[j] = vb
+            cc[j] = vc
+
+    @_jit
     def _sort_changes(d, b, cc, m):
         """Sort the level changes d[:m] (steps > 0) ascending, carrying b and cc along.
 
@@ -130,17 +146,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             td[j] = d[i]
             tb[j] = b[i]
             tc[j] = cc[i]
-        for i in range(m):  # insertion sort: values are out of order only in a bucket
-            v, vb, vc = td[i], tb[i], tc[i]
-            j = i
-            while j > 0 and td[j - 1] > v:
-                td[j] = td[j - 1]
-                tb[j] = tb[j - 1]
-                tc[j] = tc[j - 1]
-                j -= 1
-            td[j] = v
-            tb[j] = vb
-            tc[j] = vc
+        _insertion3(td, tb, tc, 0, m)  # values are out of order only in a bucket
         d[:m] = td
         b[:m] = tb
         cc[:m] = tc

@@ -73,7 +73,15 @@ _BS_PER_VALUE = 32
 
 
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
-    from ._pieces import _next_change, _piece, _qmin, _shrink, _sort_changes, _vertex
+    from ._pieces import (
+        _insertion3,
+        _next_change,
+        _piece,
+        _qmin,
+        _shrink,
+        _sort_changes,
+        _vertex,
+    )
     from ._rowdata import _at, _bs, _bucket_of, _idx, _make_row, _sort_bucket, _sqd
 
     _jit = _nb.njit(cache=True, nogil=True)
@@ -369,17 +377,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             if o2 - o1 > 32:
                 _sort_changes(ed[o1:o2], eb[o1:o2], ec[o1:o2], o2 - o1)
             else:
-                for q in range(o1 + 1, o2):
-                    vd, vb, vc = ed[q], eb[q], ec[q]
-                    r = q
-                    while r > o1 and ed[r - 1] > vd:
-                        ed[r] = ed[r - 1]
-                        eb[r] = eb[r - 1]
-                        ec[r] = ec[r - 1]
-                        r -= 1
-                    ed[r] = vd
-                    eb[r] = vb
-                    ec[r] = vc
+                _insertion3(ed, eb, ec, o1, o2)
             u = d1 + j * w
             v = d2 if j == nbk - 1 else u + w
             B = Bs[j]
@@ -398,9 +396,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     @_jit
     def _error_at(a, P1, P2, bst, srt, bk, c, th, A0, Bn, Cn, d):
         """N E at the step d and the step of Lloyd's update B / C from it."""
-        _, B, C, _, _ = _cell(a, P1, P2, bst, srt, bk, c, th, d, d)
-        B += Bn
-        C += Cn
+        B, C = _anchor(a, P1, P2, bst, srt, bk, c, th, Bn, Cn, d)
         return A0 - 2.0 * B * d + C * d * d, B / C if C > 0.0 else d
 
     @_jit
