@@ -250,3 +250,28 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             return 0.0
         v = (P2[j] - P2[i]) - 2.0 * p * (P1[j] - P1[i]) + p * p * (j - i)
         return v if v > 0.0 else 0.0
+
+    @_jit
+    def _runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, Bn, Cn):
+        """The runs of level changes on [d1, d2] (threshold k sweeps the values
+        a[pos[k]:end[k]]), (B, C) at d1 from the same searches, and the number of
+        changes."""
+        K = th.size
+        n = P1.size - 1
+        pos = np.empty(K, dtype=np.int64)
+        end = np.empty(K, dtype=np.int64)
+        B = Bn
+        C = Cn
+        s = 0
+        m = 0
+        for k in range(K + 1):
+            e = _idx(a, P1, P2, bst, srt, bk, th[k] * d1) if k < K else n
+            if e > s:
+                B += c[k] * (P1[e] - P1[s])
+                C += c[k] * c[k] * (e - s)
+            if k < K:
+                pos[k] = e
+                end[k] = _idx(a, P1, P2, bst, srt, bk, th[k] * d2)
+                m += max(end[k] - e, 0)
+            s = e
+        return pos, end, B, C, m

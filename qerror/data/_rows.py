@@ -74,15 +74,17 @@ _BS_PER_VALUE = 32
 
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     from ._pieces import (
+        _drift_limit,
         _insertion3,
         _next_change,
         _piece,
         _qmin,
         _shrink,
         _sort_changes,
+        _two_sum,
         _vertex,
     )
-    from ._rowdata import _at, _bs, _bucket_of, _idx, _make_row, _sort_bucket, _sqd
+    from ._rowdata import _at, _bs, _bucket_of, _idx, _make_row, _runs, _sort_bucket, _sqd
 
     _jit = _nb.njit(cache=True, nogil=True)
 
@@ -127,31 +129,6 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return A, B, C, gap, nev
 
     @_jit
-    def _runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, Bn, Cn):
-        """The runs of level changes on [d1, d2] (threshold k sweeps the values
-        a[pos[k]:end[k]]), (B, C) at d1 from the same searches, and the number of
-        changes."""
-        K = th.size
-        n = P1.size - 1
-        pos = np.empty(K, dtype=np.int64)
-        end = np.empty(K, dtype=np.int64)
-        B = Bn
-        C = Cn
-        s = 0
-        m = 0
-        for k in range(K + 1):
-            e = _idx(a, P1, P2, bst, srt, bk, th[k] * d1) if k < K else n
-            if e > s:
-                B += c[k] * (P1[e] - P1[s])
-                C += c[k] * c[k] * (e - s)
-            if k < K:
-                pos[k] = e
-                end[k] = _idx(a, P1, P2, bst, srt, bk, th[k] * d2)
-                m += max(end[k] - e, 0)
-            s = e
-        return pos, end, B, C, m
-
-    @_jit
     def _sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, best, bestd,
                margin):
         """Every piece of E on [d1, d2], exactly; returns the better of (best, bestd)
@@ -159,15 +136,6 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         pos, end, B, C, _ = _runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, Bn, Cn)
         return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos, end, B,
                      C, best, bestd, margin)
-
-    @_jit
-    def _drift_limit(margin):
-        """The running sums of B and C along a walk are re-summed exactly (_anchor)
-        where j changes after the last exact sum, with X = 2 |B| D + C D^2 at that
-        sum's (B, C) and the current step D, give X^2 j > this: their rounding,
-        about sqrt(j) u X (u = 2^-53; a statistical estimate, the worst case is
-        j u X), then stays below a quarter of the margin."""
-        return (0.25 * margin / 1.2e-16) ** 2
 
     @_jit
     def _anchor(a, P1, P2, bst, srt, bk, c, th, Bn, Cn, d):
@@ -188,6 +156,8 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         lim = _drift_limit(margin)
         rB = abs(B)
         rC = C
+        eB = 0.0
+        eC = 0.0
         j = 0
         if K <= _MERGE_K:
             # K sorted runs of level changes a_i / theta_k: merge them
@@ -218,17 +188,19 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 kb, vb = _next_change(head)
                 hi = min(max(vb, lo), d2)
                 X = 2.0 * rB * hi + rC * hi * hi
-                if hi > lo and (abs(B) < 1e-6 * rB or X * X * j > lim):
+                if hi > lo and (abs(B) < 1e-6 * rB or X * (4.0 + 1.2e-16 * j) > lim):
                     B, C = _anchor(a, P1, P2, bst, srt, bk, c, th, Bn, Cn,
                                    0.5 * (lo + hi))
+                    eB = 0.0
+                    eC = 0.0
                     rB = abs(B)
                     rC = C
                     j = 0
-                best, bestd = _piece(A0, B, C, lo, hi, best, bestd)
+                best, bestd = _piece(A0, B + eB, C + eC, lo, hi, best, bestd)
                 if vb >= d2:
                     break
-                B += db[kb] * a[pos[kb]]
-                C += dq[kb]
+                B, eB = _two_sum(B, eB, db[kb] * a[pos[kb]])
+                C, eC = _two_sum(C, eC, dq[kb])
                 j += 1
                 pos[kb] += 1
                 head[kb] = a[pos[kb]] * ith[kb] if pos[kb] < end[kb] else np.inf
@@ -253,18 +225,20 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         for q in range(m + 1):
             hi = ed[q] if q < m else d2
             X = 2.0 * rB * hi + rC * hi * hi
-            if hi > lo and (abs(B) < 1e-6 * rB or X * X * j > lim):
+            if hi > lo and (abs(B) < 1e-6 * rB or X * (4.0 + 1.2e-16 * j) > lim):
                 B, C = _anchor(a, P1, P2, bst, srt, bk, c, th, Bn, Cn, 0.5 * (lo + hi))
+                eB = 0.0
+                eC = 0.0
                 rB = abs(B)
                 rC = C
                 j = 0
-            v, val = _vertex(A0, B, C, lo, hi)
+            v, val = _vertex(A0, B + eB, C + eC, lo, hi)
             if val < best:
                 best = val
                 bestd = v
             if q < m:
-                B += eb[q]
-                C += ec[q]
+                B, eB = _two_sum(B, eB, eb[q])
+                C, eC = _two_sum(C, eC, ec[q])
                 lo = hi
                 j += 1
         return best, bestd, m + 1
@@ -286,10 +260,16 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         K = th.size
         pos, end, B, C, m = _runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, Bn, Cn)
         nbk = max(m // per, 1)
+        # (B, C) at a bucket's start: a compensated sum of the bucket sums (each
+        # plainly summed: off by up to its count of changes times u times the sum
+        # of its terms' sizes, these sizes adding up to at most 2 |B|, 2 C at d1),
+        # then the bucket's own changes (plainly): _drift_limit's k is 4 + the most
+        # changes of a bucket + the most of a live one (checked once known)
         X = 2.0 * abs(B) * d2 + C * d2 * d2
-        if m > most * (P1.size - 1) or X * X * (m + nbk) > _drift_limit(margin):
-            # the bucket sums' running totals could lose the digits that matter (a
-            # wide span of steps): the walk sums them again exactly where needed
+        lim = _drift_limit(margin)
+        if m > most * (P1.size - 1) or X * 12.0 > lim:
+            # a wide span of steps (or floating-point formats' flat error): the walk
+            # sums B and C again exactly where needed
             return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos, end,
                          B, C, best, bestd, margin)
         B0 = B
@@ -320,26 +300,37 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 q = ck1 * u
                 g = max(min(ai - p, q - ai), 0.0)
                 acc[5, j] += g * g
+        cnt = np.zeros(nbk, dtype=np.int64)
+        for t in range(m):
+            cnt[key[t]] += 1
+        most_any = 0
+        for j in range(nbk):
+            most_any = max(most_any, cnt[j])
+        if X * (4.0 + most_any) > lim:
+            return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos, end,
+                         B, C, best, bestd, margin)
         # bounds, bucket by bucket; the start of each bucket's (B, C)
+        eB = 0.0
+        eC = 0.0
         Bs = np.empty(nbk + 1)
         Cs = np.empty(nbk + 1)
         live = np.zeros(nbk, dtype=np.bool_)
         nlive = 0
         ref = abs(B)
         for j in range(nbk):
-            Bs[j] = B
-            Cs[j] = C
+            Bs[j] = B + eB
+            Cs[j] = C + eC
             if abs(B) < 1e-6 * ref:
                 return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos,
                              end, B0, C0, best, bestd, margin)
             u = d1 + j * w
             v = d2 if j == nbk - 1 else u + w
-            lb = _qmin(A0 - acc[0, j], B - acc[1, j], C - acc[2, j], u, v)
+            lb = _qmin(A0 - acc[0, j], Bs[j] - acc[1, j], Cs[j] - acc[2, j], u, v)
             if lb + acc[5, j] <= best + margin:
                 live[j] = True
                 nlive += 1
-            B += acc[3, j]
-            C += acc[4, j]
+            B, eB = _two_sum(B, eB, acc[3, j])
+            C, eC = _two_sum(C, eC, acc[4, j])
         if nlive == 0:
             return best, bestd, 0
         # the live buckets' changes, placed bucket by bucket, each bucket sorted
@@ -347,8 +338,13 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         off = np.zeros(nbk + 1, dtype=np.int64)
         for t in range(m):
             off[key[t] + 1] += live[key[t]]
+        most_live = 0
         for j in range(nbk):
+            most_live = max(most_live, off[j + 1])
             off[j + 1] += off[j]
+        if X * (4.0 + most_any + most_live) > lim:
+            return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos, end,
+                         B0, C0, best, bestd, margin)
         fill = off[:nbk].copy()
         ml = off[nbk]
         ed = np.empty(ml)
