@@ -37,6 +37,13 @@ def _row(kind, n, seed):
     return x
 
 
+def _levels(grid, bits):
+    """The magnitude levels of a format and their c, theta as float64 arrays."""
+    lv = get_format(grid).magnitude_levels(bits)
+    return (lv, np.ascontiguousarray(lv.c, dtype=float),
+            np.ascontiguousarray(lv.theta, dtype=float))
+
+
 def _made(x):
     from qerror.data import _rows
     a, P1, P2, bst, srt, bk, n, nn, sn, qn, f = _rows._make_row(x, True, False, 1 << 14)
@@ -71,9 +78,7 @@ def test_cell_bound_never_exceeds_the_error(grid, kind):
     x = _row(kind, 1500, 3)
     rows, row, n, f = _made(x)
     ax = np.abs(x) * f
-    lv = get_format(grid).magnitude_levels(4)
-    c = np.ascontiguousarray(lv.c, dtype=float)
-    th = np.ascontiguousarray(lv.theta, dtype=float)
+    lv, c, th = _levels(grid, 4)
     rng = np.random.default_rng(4)
     d0 = ax.max() / c[-1]
     for _ in range(60):
@@ -167,9 +172,7 @@ def test_bracket_searches_in_buckets_as_on_sorted_values(grid, kind):
     x = _row(kind, 3000, 11)
     if grid == "unsigned":
         x = x - 0.3 * np.max(np.abs(x))  # values below zero: nn, sn, qn
-    lv = get_format(grid).magnitude_levels(4)
-    c = np.ascontiguousarray(lv.c, dtype=float)
-    th = np.ascontiguousarray(lv.theta, dtype=float)
+    lv, c, th = _levels(grid, 4)
     rows, rb, rs = _made_both(x, signed=grid != "unsigned")
     out = []
     for row in (rb, rs):
@@ -199,9 +202,7 @@ def test_bucketed_sweep_finds_the_exact_sweeps_best(grid, bits, kind, n):
     tested on many rows below)."""
     from qerror.data import _rows
     x = _row(kind, n, 20 + n)
-    lv = get_format(grid).magnitude_levels(bits)
-    c = np.ascontiguousarray(lv.c, dtype=float)
-    th = np.ascontiguousarray(lv.theta, dtype=float)
+    lv, c, th = _levels(grid, bits)
     presorted = n <= 256
     xs = np.sort(np.abs(x)) if presorted else x
     rng = np.random.default_rng(n + bits)
@@ -259,9 +260,7 @@ def test_bucketed_sweep_on_many_short_rows(grid, bits, n):
     import numba
 
     from qerror.data import _rows
-    lv = get_format(grid).magnitude_levels(bits)
-    c = np.ascontiguousarray(lv.c, dtype=float)
-    th = np.ascontiguousarray(lv.theta, dtype=float)
+    lv, c, th = _levels(grid, bits)
     rng = np.random.default_rng(n * bits)
     X = np.sort(np.abs(rng.standard_t(4, size=(1500, n))), axis=1)
 
@@ -292,9 +291,7 @@ def test_walks_keep_their_sums_exact_over_wide_spans():
     margin, and the step is the best one to within it (before the running C was
     re-summed, 17 % of such rows were off by up to 3e-11 sum a^2)."""
     from qerror.data import _rows
-    lv = get_format("fp8_e4m3").magnitude_levels(8)
-    c = np.ascontiguousarray(lv.c, dtype=float)
-    th = np.ascontiguousarray(lv.theta, dtype=float)
+    lv, c, th = _levels("fp8_e4m3", 8)
     rng = np.random.default_rng(9)
     for _ in range(250):
         x = rng.standard_normal(32) * 10.0 ** rng.uniform(-8, -3)
@@ -321,9 +318,7 @@ def test_bucketed_sweep_unsigned_rows(grid):
     B and C and qn of A are not zero): the bucketed sweep finds the exact walk's
     best."""
     from qerror.data import _rows
-    lv = get_format(grid).magnitude_levels(4)
-    c = np.ascontiguousarray(lv.c, dtype=float)
-    th = np.ascontiguousarray(lv.theta, dtype=float)
+    lv, c, th = _levels(grid, 4)
     rng = np.random.default_rng(31)
     for _ in range(40):
         n = int(rng.choice([40, 128, 900]))
@@ -350,9 +345,7 @@ def test_walk_over_thirty_thousand_changes_keeps_its_sums():
     (running sums whose rounding was estimated as sqrt(j) u drifted to 1.17e-12
     sum a^2; they are compensated now)."""
     from qerror.data import _rows
-    lv = get_format("fp8_e5m2").magnitude_levels(8)
-    c = np.ascontiguousarray(lv.c, dtype=float)
-    th = np.ascontiguousarray(lv.theta, dtype=float)
+    lv, c, th = _levels("fp8_e5m2", 8)
     rng = np.random.default_rng(61)
     for _ in range(47):
         x = rng.standard_normal(4096) * 10.0 ** rng.uniform(-8, -3)

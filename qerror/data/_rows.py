@@ -312,8 +312,8 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         # bounds, bucket by bucket; the start of each bucket's (B, C)
         eB = 0.0
         eC = 0.0
-        Bs = np.empty(nbk + 1)
-        Cs = np.empty(nbk + 1)
+        Bs = np.empty(nbk)
+        Cs = np.empty(nbk)
         live = np.zeros(nbk, dtype=np.bool_)
         nlive = 0
         ref = abs(B)
