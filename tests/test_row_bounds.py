@@ -284,6 +284,15 @@ def test_bucketed_sweep_on_many_short_rows(grid, bits, n):
         assert worst(X, c, th, float(lv.afac), per) <= 0.0
 
 
+def _wide_row(rng, n):
+    """The presorted row of n values spanning many binades: scale 1e-8 to 1e-3 but
+    three of about 1."""
+    from qerror.data import _rows
+    x = rng.standard_normal(n) * 10.0 ** rng.uniform(-8, -3)
+    x[:3] = rng.standard_normal(3)
+    return _rows._make_row(np.sort(np.abs(x)), True, True, 16)
+
+
 def test_walks_keep_their_sums_exact_over_wide_spans():
     """FP8 rows whose values span many binades: the bracket spans thousands in the
     step and the running sums of B and C fall by up to 1e8 along it.  The value each
@@ -294,10 +303,7 @@ def test_walks_keep_their_sums_exact_over_wide_spans():
     lv, c, th = _levels("fp8_e4m3", 8)
     rng = np.random.default_rng(9)
     for _ in range(250):
-        x = rng.standard_normal(32) * 10.0 ** rng.uniform(-8, -3)
-        x[:3] = rng.standard_normal(3)
-        row = _rows._make_row(np.sort(np.abs(x)), True, True, 16)
-        a, P1, P2, bst, srt, bk, n, nn, sn, qn, f = row
+        a, P1, P2, bst, srt, bk, n, nn, sn, qn, f = _wide_row(rng, 32)
         A0 = P2[n]
         margin = 1e-12 * A0
         best, bestd, dlo, dhi = _rows._bracket(a, P1, P2, bst, srt, bk, c, th, A0, 0.0,
@@ -348,9 +354,7 @@ def test_walk_over_thirty_thousand_changes_keeps_its_sums():
     lv, c, th = _levels("fp8_e5m2", 8)
     rng = np.random.default_rng(61)
     for _ in range(47):
-        x = rng.standard_normal(4096) * 10.0 ** rng.uniform(-8, -3)
-        x[:3] = rng.standard_normal(3)
-    row = _rows._make_row(np.sort(np.abs(x)), True, True, 16)
+        row = _wide_row(rng, 4096)
     a, P1, P2, bst, srt, bk, n, nn, sn, qn, f = row
     A0 = P2[n]
     d1, d2 = 5.6795357915667716e-09, 8.998749116283727e-08
