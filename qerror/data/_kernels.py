@@ -36,6 +36,18 @@ except ImportError:  # pragma: no cover - depends on the environment
     _nb = None
     HAVE_NUMBA = False
 
+# njit options of the compiled helpers that allocate nothing: without numba's
+# reference counting (``_nrt=False``, a target option numba has long had).  A helper
+# taking arrays that calls another one not inlined otherwise increments and decrements
+# each array's count, atomically, on every call: a search in a row of 128 values took
+# 49 ns with them and 16 ns without.  Such a helper may not create an array.
+LEAN = {"cache": True, "nogil": True}
+if HAVE_NUMBA:  # pragma: no cover - depends on the environment
+    from numba.core.cpu import CPUTargetOptions as _Opts
+
+    if hasattr(_Opts, "_nrt"):
+        LEAN["_nrt"] = False
+
 # float32 values whose float64 key the compiled kernel derives from the float32 bits
 # directly need a normal float32 exponent; below this magnitude the kernel converts
 _F32_NORMAL = float(np.finfo(np.float32).tiny)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import HAVE_NUMBA, _nb
+from ._kernels import HAVE_NUMBA, LEAN, _nb
 
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     _jit = _nb.njit(cache=True, nogil=True)
+    _lean = _nb.njit(**LEAN)  # allocates nothing (see _kernels.LEAN)
 
     @_jit
     def _shrink(A, B, C, gap, U, d1, d2):
@@ -63,7 +64,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         b = t - s
         return t, e + ((s - (t - b)) + (x - b))
 
-    @_jit
+    @_lean
     def _next_change(head):
         """(run, step) of the smallest head: the next level change (branch-free)."""
         kb = 0
@@ -89,7 +90,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 return val, e
         return best, bestd
 
-    @_jit
+    @_lean
     def _shellsort3(d, b, cc, m):
         """Sort d[:m] ascending, carrying b and cc along (Ciura's gaps)."""
         for gap in (701, 301, 132, 57, 23, 10, 4, 1):
@@ -107,7 +108,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 b[j] = vb
                 cc[j] = vc
 
-    @_jit
+    @_lean
     def _insertion3(d, b, cc, lo, hi):
         """Sort d[lo:hi] ascending by insertion, carrying b and cc along (few values,
         or values nearly in order)."""

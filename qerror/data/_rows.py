@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import HAVE_NUMBA, _nb, run_spans
+from ._kernels import HAVE_NUMBA, LEAN, _nb, run_spans
 
 __all__ = ["HAVE_NUMBA", "solve_rows"]
 
@@ -87,8 +87,9 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     from ._rowdata import _at, _bs, _bucket_of, _idx, _make_row, _runs, _sort_bucket, _sqd
 
     _jit = _nb.njit(cache=True, nogil=True)
+    _lean = _nb.njit(**LEAN)  # allocates nothing (see _kernels.LEAN)
 
-    @_jit
+    @_lean
     def _cell(a, P1, P2, bst, srt, bk, c, th, d1, d2):
         """On the cell of steps [d1, d2]: (A, B, C) of the values whose level is the
         same for every step of the cell, the lower bound of the others' error (their
@@ -137,7 +138,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos, end, B,
                      C, best, bestd, margin)
 
-    @_jit
+    @_lean
     def _anchor(a, P1, P2, bst, srt, bk, c, th, Bn, Cn, d):
         """(B, C) at the step d summed exactly (from the prefix sums)."""
         _, B, C, _, _ = _cell(a, P1, P2, bst, srt, bk, c, th, d, d)
@@ -389,13 +390,13 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             pieces += o2 - o1 + 1
         return best, bestd, pieces
 
-    @_jit
+    @_lean
     def _error_at(a, P1, P2, bst, srt, bk, c, th, A0, Bn, Cn, d):
         """N E at the step d and the step of Lloyd's update B / C from it."""
         B, C = _anchor(a, P1, P2, bst, srt, bk, c, th, Bn, Cn, d)
         return A0 - 2.0 * B * d + C * d * d, B / C if C > 0.0 else d
 
-    @_jit
+    @_lean
     def _bracket(a, P1, P2, bst, srt, bk, c, th, A0, Bn, Cn, nn, sn, qn, margin,
                  afac):
         """Lloyd's upper bound (best error, its step) and the bracket of steps
@@ -558,7 +559,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             top += 2
         return bestd, pieces
 
-    @_jit
+    @_lean
     def _error_parts(a, P1, P2, bst, srt, bk, c, th, d, hi):
         """(sum of squared errors, the part of the values above hi >= the top
         threshold) at step d, value by value in four partial sums, level by level."""
@@ -597,7 +598,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             i0 = i1
         return tot, out
 
-    @_jit
+    @_lean
     def _aciq_row(a, P1, P2, bst, srt, bk, kappa, N):
         """Root of kappa alpha N = sum_{a > alpha} (a - alpha)."""
         n = P1.size - 1
