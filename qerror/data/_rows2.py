@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import HAVE_NUMBA, _nb, run_spans
+from ._kernels import HAVE_NUMBA, LEAN, _nb, run_spans
 
 # the symmetric solver's cell sizes (_SWEEP level changes, or _SWEEP_PER_K per run when
 # the runs are sorted, not merged), initial cells and presorted rows
@@ -61,8 +61,9 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     from ._sides2 import _bracket2, _cell2, _count, _gal, _prepare, _side_flat, _sorted
 
     _jit = _nb.njit(cache=True, nogil=True)
+    _lean = _nb.njit(**LEAN)  # allocates nothing (see _kernels.LEAN)
 
-    @_jit
+    @_lean
     def _runs(S, d1, d2, pos, end, off):
         """This side's runs of level changes on [d1, d2] (values pos[k]..end[k]-1
         cross threshold k) and (B, C) of its values at d1."""
@@ -93,7 +94,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             s = e
         return B, C
 
-    @_jit
+    @_lean
     def _sort_runs(S, pos, end, off):
         """Sort every bucket that a run of this side passes through."""
         a, P1, P2, bst, srt, bk, c, th = S
@@ -237,7 +238,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             top += 2
         return bestd, pieces
 
-    @_jit
+    @_lean
     def _side_error(S, d, hi):
         """(sum of squared errors, the part from values above hi) of a side at d
         (_rows._error_parts)."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import HAVE_NUMBA, _nb
+from ._kernels import HAVE_NUMBA, LEAN, _nb
 
 # rows up to this length skip the bounds: every piece in the bracket is swept
 _DIRECT = 256
@@ -38,13 +38,13 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     from ._rowdata import _at, _bs, _idx, _sort_bucket, _sqd
     from ._rows import _aciq_row, _cell
 
-    _jit = _nb.njit(cache=True, nogil=True)
+    _lean = _nb.njit(**LEAN)  # allocates nothing (see _kernels.LEAN)
 
     # A side is the tuple (a, P1, P2, bst, srt, bk, c, th): a row of _rows (the
     # magnitudes of one sign, bucketed, with prefix sums) and that side's levels c and
     # thresholds th (c[0] <= 0 < c[1] unless the format has no level <= 0).
 
-    @_jit
+    @_lean
     def _gal(a, lo, n, t):
         """The number of values below t in the sorted a[:n], knowing it is >= lo:
         an exponential search from lo (cheap when the answer is near lo)."""
@@ -54,7 +54,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             step *= 2
         return _bs(a, lo, min(lo + step - 1, n), t)
 
-    @_jit
+    @_lean
     def _sort_all(S):
         """Sort every bucket of this side: its values are then sorted throughout."""
         a, P1, P2, bst, srt, bk, c, th = S
@@ -62,13 +62,13 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             if not srt[k]:
                 _sort_bucket(a, P1, P2, bst, srt, bk, k)
 
-    @_jit
+    @_lean
     def _prepare(S):
         """Sort a side in full if its cells are searched by galloping (_cell1)."""
         if S[7].size >= _GALLOP:
             _sort_all(S)
 
-    @_jit
+    @_lean
     def _cell_sorted(S, d1, d2):
         """_rows._cell for a side whose values are sorted throughout: each search
         gallops from the previous one (the thresholds increase)."""
@@ -110,51 +110,51 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 s = max(s_next, s)
         return A, B, C, gap, nev
 
-    @_jit
+    @_lean
     def _sorted(S):
         """Whether this side is sorted throughout: one bucket (a short row, sorted by
         numpy) or prepared for galloping (_prepare)."""
         return S[4].size == 1 or S[7].size >= _GALLOP
 
-    @_jit
+    @_lean
     def _cell1(S, d1, d2):
         """_rows._cell, or _cell_sorted for a side sorted throughout."""
         if _sorted(S):
             return _cell_sorted(S, d1, d2)
         return _cell(S[0], S[1], S[2], S[3], S[4], S[5], S[6], S[7], d1, d2)
 
-    @_jit
+    @_lean
     def _cell2(S, T, d1, d2):
         """Both sides' _cell summed: (A, B, C, gap, level changes) on [d1, d2]."""
         A1, B1, C1, g1, n1 = _cell1(S, d1, d2)
         A2, B2, C2, g2, n2 = _cell1(T, d1, d2)
         return A1 + A2, B1 + B2, C1 + C2, g1 + g2, n1 + n2
 
-    @_jit
+    @_lean
     def _error2(S, T, A0, d):
         """N E at the step d and Lloyd's update B / C from it."""
         _, B, C, _, _ = _cell2(S, T, d, d)
         return A0 - 2.0 * B * d + C * d * d, B / C if C > 0.0 else d
 
-    @_jit
+    @_lean
     def _count(S):
         return S[1].size - 1
 
-    @_jit
+    @_lean
     def _amax(S):
         n = S[1].size - 1
         if n == 0:
             return 0.0
         return _at(S[0], S[1], S[2], S[3], S[4], S[5], n - 1)
 
-    @_jit
+    @_lean
     def _top_step(S):
         """The step whose top level is this side's largest value (0: none)."""
         cK = S[6][S[7].size]
         am = _amax(S)
         return am / cK if (cK > 0.0 and am > 0.0) else 0.0
 
-    @_jit
+    @_lean
     def _first_pos(th):
         """Index of the level of the smallest positive values (first threshold > 0)."""
         j = 0
@@ -162,7 +162,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             j += 1
         return j
 
-    @_jit
+    @_lean
     def _side_flat(S):
         """A step beyond which this side's error does not decrease (every value at
         the level of the smallest ones); 0 if it has no value above 0."""
@@ -178,7 +178,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             out = max(out, am / c[j])
         return out
 
-    @_jit
+    @_lean
     def _side_lo(S, U):
         """A step below which this side's clipping error alone exceeds U (0: none)."""
         a, P1, P2, bst, srt, bk, c, th = S
@@ -203,7 +203,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         xr = (s - np.sqrt(max(s * s - cnt * (q - U), 0.0))) / cnt
         return max(a_lo, min(xr, a_hi)) / cK * (1.0 - 1e-9)
 
-    @_jit
+    @_lean
     def _side_hi(S, U):
         """A step above which this side's smallest values alone exceed U (inf: none)."""
         a, P1, P2, bst, srt, bk, c, th = S
@@ -242,7 +242,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             xr = min(xr, _at(a, P1, P2, bst, srt, bk, hi))
         return xr / cj * (1.0 + 1e-9)
 
-    @_jit
+    @_lean
     def _clip_err(S, d):
         """This side's clipping error alone at the step d (falls as d grows)."""
         a, P1, P2, bst, srt, bk, c, th = S
@@ -254,7 +254,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         _at(a, P1, P2, bst, srt, bk, n - 1)
         return _sqd(P1, P2, i, n, x)
 
-    @_jit
+    @_lean
     def _low_err(S, d):
         """This side's error bound from its smallest values at the step d (rises
         with d): a^2 at a level <= 0, (c D - a)^2 below the lowest reachable c > 0."""
@@ -270,7 +270,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         x = c[j] * d
         return _sqd(P1, P2, 0, _idx(a, P1, P2, bst, srt, bk, x), x)
 
-    @_jit
+    @_lean
     def _start(S, N):
         """Starting steps for Lloyd: this side's ACIQ-model optimum (its top level as
         the range) and the step that clips nothing."""
@@ -282,7 +282,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         al = _aciq_row(a, P1, P2, bst, srt, bk, 1.0 / (12.0 * cK * cK), N)
         return al / cK, am / cK
 
-    @_jit
+    @_lean
     def _bracket2(S, T, A0, margin):
         """Lloyd's upper bound (best error, its step) and the bracket of steps
         outside which the error provably exceeds it."""
