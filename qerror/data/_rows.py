@@ -277,7 +277,10 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         C0 = C
         w = (d2 - d1) / nbk
         inv = nbk / (d2 - d1) if d2 > d1 else 0.0
-        acc = np.zeros((6, nbk))
+        # per bucket: six sums over its changes, then (B, C) at its start; and
+        # (ints) its count of changes, whether it is live, where its live changes go
+        acc = np.zeros((8, nbk))
+        iw = np.zeros(3 * nbk + 1, dtype=np.int64)
         key = np.empty(m, dtype=np.int64)
         m = 0
         for k in range(K):
@@ -289,6 +292,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 j = min(max(np.int64((ai * ik - d1) * inv), 0), nbk - 1)
                 key[m] = j
                 m += 1
+                iw[j] += 1
                 acc[0, j] += ai * ai
                 acc[1, j] += ck1 * ai
                 acc[2, j] += ck1 * ck1
@@ -301,34 +305,30 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 q = ck1 * u
                 g = max(min(ai - p, q - ai), 0.0)
                 acc[5, j] += g * g
-        cnt = np.zeros(nbk, dtype=np.int64)
-        for t in range(m):
-            cnt[key[t]] += 1
         most_any = 0
         for j in range(nbk):
-            most_any = max(most_any, cnt[j])
+            most_any = max(most_any, iw[j])
         if X * (4.0 + most_any) > lim:
             return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos, end,
                          B, C, best, bestd, margin)
         # bounds, bucket by bucket; the start of each bucket's (B, C)
         eB = 0.0
         eC = 0.0
-        Bs = np.empty(nbk)
-        Cs = np.empty(nbk)
-        live = np.zeros(nbk, dtype=np.bool_)
         nlive = 0
         ref = abs(B)
         for j in range(nbk):
-            Bs[j] = B + eB
-            Cs[j] = C + eC
+            Bj = B + eB
+            Cj = C + eC
+            acc[6, j] = Bj
+            acc[7, j] = Cj
             if abs(B) < 1e-6 * ref:
                 return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos,
                              end, B0, C0, best, bestd, margin)
             u = d1 + j * w
             v = d2 if j == nbk - 1 else u + w
-            lb = _qmin(A0 - acc[0, j], Bs[j] - acc[1, j], Cs[j] - acc[2, j], u, v)
+            lb = _qmin(A0 - acc[0, j], Bj - acc[1, j], Cj - acc[2, j], u, v)
             if lb + acc[5, j] <= best + margin:
-                live[j] = True
+                iw[nbk + j] = 1
                 nlive += 1
             B, eB = _two_sum(B, eB, acc[3, j])
             C, eC = _two_sum(C, eC, acc[4, j])
@@ -336,21 +336,25 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             return best, bestd, 0
         # the live buckets' changes, placed bucket by bucket, each bucket sorted
         # (a few changes: an insertion sort) and walked piece by piece
-        off = np.zeros(nbk + 1, dtype=np.int64)
+        o = 2 * nbk  # iw[o + j]: where bucket j's live changes start
         for t in range(m):
-            off[key[t] + 1] += live[key[t]]
+            kj = key[t]
+            iw[o + kj + 1] += iw[nbk + kj]
         most_live = 0
+        run = np.int64(0)
         for j in range(nbk):
-            most_live = max(most_live, off[j + 1])
-            off[j + 1] += off[j]
+            cj = iw[o + j + 1]
+            most_live = max(most_live, cj)
+            iw[j] = run  # the counts are no longer needed: the next free place
+            run += cj
+            iw[o + j + 1] = run
         if X * (4.0 + most_any + most_live) > lim:
             return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos, end,
                          B0, C0, best, bestd, margin)
-        fill = off[:nbk].copy()
-        ml = off[nbk]
-        ed = np.empty(ml)
-        eb = np.empty(ml)
-        ec = np.empty(ml)
+        E = np.empty((3, run))
+        ed = E[0]
+        eb = E[1]
+        ec = E[2]
         t = 0
         for k in range(K):
             ik = 1.0 / th[k]
@@ -359,26 +363,26 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             for i in range(pos[k], end[k]):
                 j = key[t]
                 t += 1
-                if live[j]:
-                    q = fill[j]
-                    fill[j] = q + 1
+                if iw[nbk + j]:
+                    q = iw[j]
+                    iw[j] = q + 1
                     ed[q] = a[i] * ik
                     eb[q] = dc * a[i]
                     ec[q] = dq
         pieces = 0
         for j in range(nbk):
-            if not live[j]:
+            if not iw[nbk + j]:
                 continue
-            o1 = off[j]
-            o2 = off[j + 1]
+            o1 = iw[o + j]
+            o2 = iw[o + j + 1]
             if o2 - o1 > 32:
                 _sort_changes(ed[o1:o2], eb[o1:o2], ec[o1:o2], o2 - o1)
             else:
                 _insertion3(ed, eb, ec, o1, o2)
             u = d1 + j * w
             v = d2 if j == nbk - 1 else u + w
-            B = Bs[j]
-            C = Cs[j]
+            B = acc[6, j]
+            C = acc[7, j]
             lo = u
             for q in range(o1, o2):
                 hi = min(max(ed[q], lo), v)
