@@ -337,13 +337,10 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         # the live buckets' changes, placed bucket by bucket, each bucket sorted
         # (a few changes: an insertion sort) and walked piece by piece
         o = 2 * nbk  # iw[o + j]: where bucket j's live changes start
-        for t in range(m):
-            kj = key[t]
-            iw[o + kj + 1] += iw[nbk + kj]
         most_live = 0
         run = np.int64(0)
         for j in range(nbk):
-            cj = iw[o + j + 1]
+            cj = iw[j] * iw[nbk + j]  # its changes if live
             most_live = max(most_live, cj)
             iw[j] = run  # the counts are no longer needed: the next free place
             run += cj
