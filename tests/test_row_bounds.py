@@ -51,6 +51,13 @@ def _made(x):
     return _rows, (a, P1, P2, bst, srt, bk), n, f
 
 
+def _tiny_space(th):
+    """A work space of the sweeps with room for no cell: they allocate their own."""
+    K = th.size
+    return (np.empty(K, dtype=np.int64), np.empty(K, dtype=np.int64), np.empty(8),
+            np.empty(4, dtype=np.int64), np.empty(1, dtype=np.int64), np.empty(3))
+
+
 def _error(ax, d, lv):
     """Exact N*E at step d of the magnitudes ax on the levels c*d (nearest level)."""
     levels = lv.c * d
@@ -219,15 +226,21 @@ def test_bucketed_sweep_finds_the_exact_sweeps_best(grid, bits, kind, n):
             d1, d2 = dlo + (dhi - dlo) * u[0], dlo + (dhi - dlo) * u[1]
             start = best * (1.0 + 0.2 * trial)
             margin = 1e-12 * A0
+            W = _rows._sweep_space(xs.size, th.size)
             ref = _rows._sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, 0.0, 0.0,
-                               start, bestd, margin)
+                               start, bestd, margin, W)
             got = _rows._bsweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, 0.0, 0.0,
-                                start, bestd, margin, per, 1 << 40)
+                                start, bestd, margin, per, 1 << 40, W)
             assert abs(got[0] - ref[0]) <= margin
+            # a work space too small for the cell: the sweep allocates its own arrays
+            # and gives the same result
+            small = _rows._bsweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, 0.0, 0.0,
+                                  start, bestd, margin, per, 1 << 40, _tiny_space(th))
+            assert small == got
             # more changes per value than allowed: the cell is walked whole on the same
             # runs (the fallback is wired to the walk)
             whole = _rows._bsweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, 0.0,
-                                  0.0, start, bestd, margin, per, 0)
+                                  0.0, start, bestd, margin, per, 0, W)
             assert whole[:2] == ref[:2]
             if ref[0] < start:  # the sweep improved: the step is a piece's best
                 e1 = _error(np.abs(xs) * f, got[1], lv)
@@ -267,6 +280,7 @@ def test_bucketed_sweep_on_many_short_rows(grid, bits, n):
     @numba.njit
     def worst(X, c, th, afac, per):
         out = 0.0
+        W = _rows._sweep_space(X.shape[1], th.size)
         for r in range(X.shape[0]):
             a, P1, P2, bst, srt, bk, m, nn, sn, qn, f = _rows._make_row(X[r], True,
                                                                          True, 16)
@@ -274,9 +288,9 @@ def test_bucketed_sweep_on_many_short_rows(grid, bits, n):
             best, bestd, dlo, dhi = _rows._bracket(a, P1, P2, bst, srt, bk, c, th, A0,
                                                    0.0, 0.0, nn, sn, qn, 0.0, afac)
             ref = _rows._sweep(a, P1, P2, bst, srt, bk, c, th, dlo, dhi, A0, 0.0, 0.0,
-                               best, bestd, 1e-12 * A0)
+                               best, bestd, 1e-12 * A0, W)
             got = _rows._bsweep(a, P1, P2, bst, srt, bk, c, th, dlo, dhi, A0, 0.0, 0.0,
-                                best, bestd, 1e-12 * A0, per, 1 << 40)
+                                best, bestd, 1e-12 * A0, per, 1 << 40, W)
             out = max(out, (abs(got[0] - ref[0]) - 1e-12 * A0) / A0)
         return out
 
@@ -308,10 +322,11 @@ def test_walks_keep_their_sums_exact_over_wide_spans():
         margin = 1e-12 * A0
         best, bestd, dlo, dhi = _rows._bracket(a, P1, P2, bst, srt, bk, c, th, A0, 0.0,
                                                0.0, nn, sn, qn, margin, float(lv.afac))
+        W = _rows._sweep_space(n, th.size)
         s = _rows._sweep(a, P1, P2, bst, srt, bk, c, th, dlo, dhi, A0, 0.0, 0.0, best,
-                         bestd, margin)
+                         bestd, margin, W)
         b = _rows._bsweep(a, P1, P2, bst, srt, bk, c, th, dlo, dhi, A0, 0.0, 0.0, best,
-                          bestd, margin, 4, 1 << 40)
+                          bestd, margin, 4, 1 << 40, W)
         true = [_error(a, d, lv) for d in (s[1], b[1])]
         assert abs(s[0] - true[0]) <= margin
         assert abs(b[0] - true[1]) <= margin
@@ -338,10 +353,11 @@ def test_bucketed_sweep_unsigned_rows(grid):
         margin = 1e-12 * A0
         best, bestd, dlo, dhi = _rows._bracket(a, P1, P2, bst, srt, bk, c, th, A0, Bn,
                                                Cn, nn, sn, qn, margin, float(lv.afac))
+        W = _rows._sweep_space(n, th.size)
         ref = _rows._sweep(a, P1, P2, bst, srt, bk, c, th, dlo, dhi, A0, Bn, Cn, best,
-                           bestd, margin)
+                           bestd, margin, W)
         got = _rows._bsweep(a, P1, P2, bst, srt, bk, c, th, dlo, dhi, A0, Bn, Cn, best,
-                            bestd, margin, 4, 1 << 40)
+                            bestd, margin, 4, 1 << 40, W)
         assert abs(got[0] - ref[0]) <= margin
 
 
@@ -359,7 +375,8 @@ def test_walk_over_thirty_thousand_changes_keeps_its_sums():
     A0 = P2[n]
     d1, d2 = 5.6795357915667716e-09, 8.998749116283727e-08
     val, d, pieces = _rows._sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, 0.0,
-                                  0.0, np.inf, d1, 1e-12 * A0)
+                                  0.0, np.inf, d1, 1e-12 * A0,
+                                  _rows._sweep_space(4096, th.size))
     assert pieces > 30000
     k = np.searchsorted(th * d, a[:n], side="right")
     true = float(np.sum((a[:n] - c[k] * d) ** 2))

@@ -167,11 +167,37 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return lo
 
     @_jit
+    def _nbuckets(N, presorted, nbmax):
+        """The buckets of a row of N values: a power of two, about one per value."""
+        nb = 1
+        if not presorted and N > 64:
+            while nb < N and nb < nbmax:
+                nb *= 2
+        return nb
+
+    @_jit
+    def _row_space(N, presorted, nbmax):
+        """The arrays of a row of N values (_make_row_in fills them, row after row)."""
+        nb = _nbuckets(N, presorted, nbmax)
+        nk = N if nb > 1 else 0
+        return (np.empty(N), np.empty(nk, dtype=np.int64),
+                np.zeros(nb + 1, dtype=np.int64), np.ones(nb, dtype=np.bool_),
+                np.empty(2), np.empty(nk), np.empty(N + 1), np.empty(N + 1),
+                np.empty(nb if nb > 1 else 0, dtype=np.int64))
+
+    @_jit
     def _make_row(x, signed, presorted, nbmax):
+        """_make_row_in on arrays of its own."""
+        return _make_row_in(x, signed, presorted, _row_space(x.size, presorted, nbmax))
+
+    @_jit
+    def _make_row_in(x, signed, presorted, space):
         """The row of `x` scaled by the power of two `f` that brings its largest
         magnitude into [1, 2) (see the comment above), n, count, sum and sum of
         squares of -x f over x < 0 (unsigned grid; count -1 if a value is NaN or
-        infinite) and f.  `presorted`: `x` is sorted (|x| on signed grids)."""
+        infinite) and f.  `presorted`: `x` is sorted (|x| on signed grids).  The row's
+        arrays are (views of) those of `space` (_row_space: the next row reuses them)."""
+        tmp, keys, bst, srt, bk, buf, Q1, Q2, fill = space
         N = x.size
         # scale by a power of two (exact) so that the largest magnitude is in [1, 2):
         # sums of squares neither underflow nor overflow
@@ -184,21 +210,16 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         # buckets: about four values each, on the float64 key (exponent and top
         # m mantissa bits), 16 binades below the largest value (bucket 0 also holds
         # everything smaller); bk = (m, the key of bucket 0)
-        nb = 1
-        if not presorted and N > 64:
-            while nb < N and nb < nbmax:
-                nb *= 2
+        nb = srt.size
         m = 0
         while (1 << (m + 4)) < nb:
             m += 1
-        bst = np.zeros(nb + 1, dtype=np.int64)
+        bst[:] = 0
         base = 0
         shift = np.uint64(52 - m)
         if nb > 1 and big > 0.0 and big < np.inf:
             base = np.int64(np.float64(big * f).view(np.uint64) >> shift) - (nb - 1)
-        tmp = np.empty(N)
         tu = tmp.view(np.uint64)
-        keys = np.empty(N if nb > 1 else 0, dtype=np.int64)
         n = 0
         nn = 0.0
         sn = 0.0
@@ -235,18 +256,18 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                     keys[n] = k
                     bst[k + 1] += 1
                 n += 1
-        if n < 0:
+        if n < 0:  # a NaN or inf: the row is not solved, its arrays stay valid
             n = 0
             nn = -1.0
             nb = 1
-        srt = np.ones(nb, dtype=np.bool_)
-        bk = np.empty(2)
+            srt = srt[:1]
         bk[0] = np.float64(m)
         bk[1] = np.float64(base)
         if nb == 1:
             a = tmp[:n]
             bst = bst[:2]
             bst[0], bst[1] = 0, n
+            srt[0] = True
         else:
             run = np.int64(0)  # in a register: the loop carries no store to a load
             for k in range(nb):
@@ -254,14 +275,14 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 srt[k] = ck <= 1
                 run += ck
                 bst[k + 1] = run
-            fill = bst[:nb].copy()
-            a = np.empty(n)
+            fill[:] = bst[:nb]
+            a = buf[:n]
             for i in range(n):
                 k = keys[i]
                 a[fill[k]] = tmp[i]
                 fill[k] += 1
-        P1 = np.empty(n + 1)
-        P2 = np.empty(n + 1)
+        P1 = Q1[:n + 1]
+        P2 = Q2[:n + 1]
         P1[0] = 0.0
         P2[0] = 0.0
         s1 = 0.0
@@ -282,15 +303,13 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         v = (P2[j] - P2[i]) - 2.0 * p * (P1[j] - P1[i]) + p * p * (j - i)
         return v if v > 0.0 else 0.0
 
-    @_jit
-    def _runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, Bn, Cn):
+    @_lean
+    def _runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, Bn, Cn, pos, end):
         """The runs of level changes on [d1, d2] (threshold k sweeps the values
-        a[pos[k]:end[k]]), (B, C) at d1 from the same searches, and the number of
-        changes."""
+        a[pos[k]:end[k]], written to pos and end), (B, C) at d1 from the same
+        searches, and the number of changes."""
         K = th.size
         n = P1.size - 1
-        pos = np.empty(K, dtype=np.int64)
-        end = np.empty(K, dtype=np.int64)
         B = Bn
         C = Cn
         s = 0
@@ -305,4 +324,4 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 end[k] = _idx(a, P1, P2, bst, srt, bk, th[k] * d2)
                 m += max(end[k] - e, 0)
             s = e
-        return pos, end, B, C, m
+        return B, C, m

@@ -84,10 +84,33 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         _two_sum,
         _vertex,
     )
-    from ._rowdata import _at, _bs, _bucket_of, _idx, _make_row, _runs, _sort_bucket, _sqd
+    from ._rowdata import (
+        _at,
+        _bs,
+        _bucket_of,
+        _idx,
+        _make_row,  # noqa: F401 - the row tests build rows through this module
+        _make_row_in,
+        _row_space,
+        _runs,
+        _sort_bucket,
+        _sqd,
+    )
 
     _jit = _nb.njit(cache=True, nogil=True)
     _lean = _nb.njit(**LEAN)  # allocates nothing (see _kernels.LEAN)
+
+    @_jit
+    def _sweep_space(n, K):
+        """Work arrays of the sweeps (_sweep, _bsweep) on rows of n values with K
+        thresholds, reused cell after cell and row after row: the runs (pos, end), and
+        for _bsweep room for 8 level changes per value (more are rare: it then
+        allocates its own)."""
+        cm = 8 * n + 256
+        cb = cm // _PER_BUCKET + 1
+        return (np.empty(K, dtype=np.int64), np.empty(K, dtype=np.int64),
+                np.empty(8 * cb), np.empty(3 * cb + 1, dtype=np.int64),
+                np.empty(cm, dtype=np.int64), np.empty(3 * cm))
 
     @_lean
     def _cell(a, P1, P2, bst, srt, bk, c, th, d1, d2):
@@ -131,10 +154,11 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
 
     @_jit
     def _sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, best, bestd,
-               margin):
+               margin, W):
         """Every piece of E on [d1, d2], exactly; returns the better of (best, bestd)
         and the cell's best piece, and the number of pieces."""
-        pos, end, B, C, _ = _runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, Bn, Cn)
+        pos, end = W[0], W[1]
+        B, C, _ = _runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, Bn, Cn, pos, end)
         return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos, end, B,
                      C, best, bestd, margin)
 
@@ -246,7 +270,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
 
     @_jit
     def _bsweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, best, bestd,
-                margin, per, most):
+                margin, per, most, W):
         """_sweep without merging or sorting every level change: the changes go into
         buckets of steps by their position (about `per` each), a bucket's bound
         is _cell's (the values it does not sweep exactly, each swept value at least its
@@ -259,7 +283,8 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         value (the flat error of floating-point formats over a wide bracket: nearly
         every bucket stays live, and one sort of all changes costs less)."""
         K = th.size
-        pos, end, B, C, m = _runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, Bn, Cn)
+        pos, end = W[0], W[1]
+        B, C, m = _runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, Bn, Cn, pos, end)
         nbk = max(m // per, 1)
         # (B, C) at a bucket's start: a compensated sum of the bucket sums (each
         # plainly summed: off by up to its count of changes times u times the sum
@@ -279,9 +304,17 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         inv = nbk / (d2 - d1) if d2 > d1 else 0.0
         # per bucket: six sums over its changes, then (B, C) at its start; and
         # (ints) its count of changes, whether it is live, where its live changes go
-        acc = np.zeros((8, nbk))
-        iw = np.zeros(3 * nbk + 1, dtype=np.int64)
-        key = np.empty(m, dtype=np.int64)
+        # (in W's arrays where they fit: _sweep_space)
+        if m <= W[4].size and 8 * nbk <= W[2].size:
+            acc = W[2]
+            iw = W[3]
+            key = W[4]
+        else:
+            acc = np.empty(8 * nbk)
+            iw = np.empty(3 * nbk + 1, dtype=np.int64)
+            key = np.empty(m, dtype=np.int64)
+        acc[:6 * nbk] = 0.0  # row r of bucket j: acc[r * nbk + j]
+        iw[:3 * nbk + 1] = 0
         m = 0
         for k in range(K):
             ik = 1.0 / th[k]
@@ -293,18 +326,18 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 key[m] = j
                 m += 1
                 iw[j] += 1
-                acc[0, j] += ai * ai
-                acc[1, j] += ck1 * ai
-                acc[2, j] += ck1 * ck1
-                acc[3, j] += (ck - ck1) * ai
-                acc[4, j] += ck * ck - ck1 * ck1
+                acc[j] += ai * ai
+                acc[nbk + j] += ck1 * ai
+                acc[2 * nbk + j] += ck1 * ck1
+                acc[3 * nbk + j] += (ck - ck1) * ai
+                acc[4 * nbk + j] += ck * ck - ck1 * ck1
                 # the value's error on the bucket's steps [u, v]: at least its
                 # distance to the reach of its two levels, [ck u, ck v], [ck1 u, ck1 v]
                 u = d1 + j * w
                 p = ck * (u + w)
                 q = ck1 * u
                 g = max(min(ai - p, q - ai), 0.0)
-                acc[5, j] += g * g
+                acc[5 * nbk + j] += g * g
         most_any = 0
         for j in range(nbk):
             most_any = max(most_any, iw[j])
@@ -319,19 +352,19 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         for j in range(nbk):
             Bj = B + eB
             Cj = C + eC
-            acc[6, j] = Bj
-            acc[7, j] = Cj
+            acc[6 * nbk + j] = Bj
+            acc[7 * nbk + j] = Cj
             if abs(B) < 1e-6 * ref:
                 return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos,
                              end, B0, C0, best, bestd, margin)
             u = d1 + j * w
             v = d2 if j == nbk - 1 else u + w
-            lb = _qmin(A0 - acc[0, j], Bj - acc[1, j], Cj - acc[2, j], u, v)
-            if lb + acc[5, j] <= best + margin:
+            lb = _qmin(A0 - acc[j], Bj - acc[nbk + j], Cj - acc[2 * nbk + j], u, v)
+            if lb + acc[5 * nbk + j] <= best + margin:
                 iw[nbk + j] = 1
                 nlive += 1
-            B, eB = _two_sum(B, eB, acc[3, j])
-            C, eC = _two_sum(C, eC, acc[4, j])
+            B, eB = _two_sum(B, eB, acc[3 * nbk + j])
+            C, eC = _two_sum(C, eC, acc[4 * nbk + j])
         if nlive == 0:
             return best, bestd, 0
         # the live buckets' changes, placed bucket by bucket, each bucket sorted
@@ -348,10 +381,10 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         if X * (4.0 + most_any + most_live) > lim:
             return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos, end,
                          B0, C0, best, bestd, margin)
-        E = np.empty((3, run))
-        ed = E[0]
-        eb = E[1]
-        ec = E[2]
+        E = W[5] if 3 * run <= W[5].size else np.empty(3 * run)
+        ed = E[:run]
+        eb = E[run:2 * run]
+        ec = E[2 * run:3 * run]
         t = 0
         for k in range(K):
             ik = 1.0 / th[k]
@@ -378,8 +411,8 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 _insertion3(ed, eb, ec, o1, o2)
             u = d1 + j * w
             v = d2 if j == nbk - 1 else u + w
-            B = acc[6, j]
-            C = acc[7, j]
+            B = acc[6 * nbk + j]
+            C = acc[7 * nbk + j]
             lo = u
             for q in range(o1, o2):
                 hi = min(max(ed[q], lo), v)
@@ -487,7 +520,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
 
     @_jit
     def _exact_row(a, P1, P2, bst, srt, bk, c, th, A0, Bn, Cn, nn, sn, qn, margin,
-                   afac):
+                   afac, W):
         """The step minimising N*E for one row (see the module docstring) and the
         number of pieces enumerated."""
         if th.size == 0:  # one magnitude level (1-bit midrise): one quadratic
@@ -503,7 +536,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         if n <= _DIRECT:
             best, bestd, pieces = _bsweep(a, P1, P2, bst, srt, bk, c, th, dlo, dhi,
                                           A0, Bn, Cn, best, bestd, margin,
-                                          _PER_BUCKET, _BS_PER_VALUE)
+                                          _PER_BUCKET, _BS_PER_VALUE, W)
             return bestd, pieces
         ncell = min(max(n // _PER_CELL, 1), 64)
         # many thresholds: a cell's bound costs O(K) searches, a level change swept
@@ -541,10 +574,10 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 if th.size <= _MERGE_K:
                     best, bestd, swept = _bsweep(a, P1, P2, bst, srt, bk, c, th, d1,
                                                  d2, A0, Bn, Cn, best, bestd, margin,
-                                                 _PER_BUCKET, _BS_PER_VALUE)
+                                                 _PER_BUCKET, _BS_PER_VALUE, W)
                 else:
                     best, bestd, swept = _sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2,
-                                                A0, Bn, Cn, best, bestd, margin)
+                                                A0, Bn, Cn, best, bestd, margin, W)
                 pieces += swept
                 continue
             if top + 2 > cap:
@@ -625,9 +658,11 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         N = X.shape[1]
         kappa = 1.0 / (12.0 * afac * afac)
         c0 = c[0]
+        space = _row_space(N, presorted, 1 << 14)  # reused row after row
+        W = _sweep_space(N, th.size)
         for r in range(r0, r1):
-            a, P1, P2, bst, srt, bk, n, nn, sn, qn, f = _make_row(X[r], signed,
-                                                                     presorted, 1 << 14)
+            a, P1, P2, bst, srt, bk, n, nn, sn, qn, f = _make_row_in(X[r], signed,
+                                                                        presorted, space)
             if nn < 0.0:
                 bad[r] = True
                 continue
@@ -638,7 +673,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 A0 = P2[n] + qn
                 d, npieces[r] = _exact_row(a, P1, P2, bst, srt, bk, c, th, A0,
                                            -c0 * sn, c0 * c0 * nn, nn, sn, qn,
-                                           margin_rel * A0, afac)
+                                           margin_rel * A0, afac, W)
                 al = afac * d
                 # the error at the optimum, value by value
                 neg = qn + 2.0 * c0 * d * sn + c0 * c0 * d * d * nn
