@@ -196,8 +196,18 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         magnitude into [1, 2) (see the comment above), n, count, sum and sum of
         squares of -x f over x < 0 (unsigned grid; count -1 if a value is NaN or
         infinite) and f.  `presorted`: `x` is sorted (|x| on signed grids).  The row's
-        arrays are (views of) those of `space` (_row_space: the next row reuses them)."""
+        arrays are views of those of `space` (_row_space: the next row reuses them)."""
         tmp, keys, bst, srt, bk, buf, Q1, Q2, fill = space
+        n, nn, sn, qn, f, nb = _fill_row(x, signed, presorted, tmp, keys, bst, srt, bk,
+                                         buf, Q1, Q2, fill)
+        a = tmp[:n] if nb == 1 else buf[:n]
+        return a, Q1[:n + 1], Q2[:n + 1], bst[:nb + 1], srt[:nb], bk, n, nn, sn, qn, f
+
+    @_lean
+    def _fill_row(x, signed, presorted, tmp, keys, bst, srt, bk, buf, Q1, Q2, fill):
+        """_make_row_in's work, in its arrays: (n, nn, sn, qn, f, buckets used); the
+        row's values are tmp[:n] (one bucket) or buf[:n], its prefix sums Q1[:n + 1],
+        Q2[:n + 1], its bucket starts bst[:buckets + 1]."""
         N = x.size
         # scale by a power of two (exact) so that the largest magnitude is in [1, 2):
         # sums of squares neither underflow nor overflow
@@ -260,12 +270,10 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             n = 0
             nn = -1.0
             nb = 1
-            srt = srt[:1]
         bk[0] = np.float64(m)
         bk[1] = np.float64(base)
         if nb == 1:
-            a = tmp[:n]
-            bst = bst[:2]
+            a = tmp
             bst[0], bst[1] = 0, n
             srt[0] = True
         else:
@@ -275,14 +283,15 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 srt[k] = ck <= 1
                 run += ck
                 bst[k + 1] = run
-            fill[:] = bst[:nb]
-            a = buf[:n]
+            for k in range(nb):
+                fill[k] = bst[k]
+            a = buf
             for i in range(n):
                 k = keys[i]
                 a[fill[k]] = tmp[i]
                 fill[k] += 1
-        P1 = Q1[:n + 1]
-        P2 = Q2[:n + 1]
+        P1 = Q1
+        P2 = Q2
         P1[0] = 0.0
         P2[0] = 0.0
         s1 = 0.0
@@ -293,7 +302,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             s2 += v * v
             P1[i + 1] = s1
             P2[i + 1] = s2
-        return a, P1, P2, bst, srt, bk, n, nn, sn, qn, f
+        return n, nn, sn, qn, f, nb
 
     @_lean
     def _sqd(P1, P2, i, j, p):

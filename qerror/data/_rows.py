@@ -79,6 +79,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         _next_change,
         _piece,
         _qmin,
+        _shellsort3,
         _shrink,
         _sort_changes,
         _two_sum,
@@ -88,9 +89,9 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         _at,
         _bs,
         _bucket_of,
+        _fill_row,
         _idx,
         _make_row,  # noqa: F401 - the row tests build rows through this module
-        _make_row_in,
         _row_space,
         _runs,
         _sort_bucket,
@@ -282,8 +283,33 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         again exactly where needed) or where it holds more than `most` changes per
         value (the flat error of floating-point formats over a wide bracket: nearly
         every bucket stays live, and one sort of all changes costs less)."""
-        K = th.size
         pos, end = W[0], W[1]
+        st, b1, d1b, pieces, B, C = _bsweep_in(a, P1, P2, bst, srt, bk, c, th, d1, d2,
+                                               A0, Bn, Cn, best, bestd, margin, per,
+                                               most, pos, end, W[2], W[3], W[4], W[5])
+        if st == 2:  # more level changes than W holds: arrays of the cell's own
+            m = 0
+            for k in range(th.size):
+                m += max(end[k] - pos[k], 0)
+            nbk = max(m // per, 1)
+            st, b1, d1b, pieces, B, C = _bsweep_in(
+                a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, best, bestd, margin,
+                per, most, pos, end, np.empty(8 * nbk), np.empty(3 * nbk + 1, np.int64),
+                np.empty(m, np.int64), np.empty(3 * m + 3))
+        if st == 1:
+            return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos, end,
+                         B, C, best, bestd, margin)
+        return b1, d1b, pieces
+
+    @_lean
+    def _bsweep_in(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, best, bestd,
+                   margin, per, most, pos, end, acc, iw, key, E):
+        """_bsweep in the given arrays (runs in pos, end; per bucket sums in acc, ints
+        in iw; the changes' buckets in key; the live changes in E), allocating
+        nothing: (status, best, bestd, pieces, B, C), status 0 done, 1 the cell is to
+        be walked whole (_walk, from the runs and (B, C) at d1), 2 the arrays are too
+        small for the cell (best, bestd unchanged)."""
+        K = th.size
         B, C, m = _runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, Bn, Cn, pos, end)
         nbk = max(m // per, 1)
         # (B, C) at a bucket's start: a compensated sum of the bucket sums (each
@@ -296,23 +322,15 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         if m > most * (P1.size - 1) or X * 12.0 > lim:
             # a wide span of steps (or floating-point formats' flat error): the walk
             # sums B and C again exactly where needed
-            return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos, end,
-                         B, C, best, bestd, margin)
+            return 1, best, bestd, 0, B, C
         B0 = B
         C0 = C
         w = (d2 - d1) / nbk
         inv = nbk / (d2 - d1) if d2 > d1 else 0.0
         # per bucket: six sums over its changes, then (B, C) at its start; and
         # (ints) its count of changes, whether it is live, where its live changes go
-        # (in W's arrays where they fit: _sweep_space)
-        if m <= W[4].size and 8 * nbk <= W[2].size:
-            acc = W[2]
-            iw = W[3]
-            key = W[4]
-        else:
-            acc = np.empty(8 * nbk)
-            iw = np.empty(3 * nbk + 1, dtype=np.int64)
-            key = np.empty(m, dtype=np.int64)
+        if m > key.size or 8 * nbk > acc.size or 3 * nbk + 1 > iw.size:
+            return 2, best, bestd, 0, B, C
         acc[:6 * nbk] = 0.0  # row r of bucket j: acc[r * nbk + j]
         iw[:3 * nbk + 1] = 0
         m = 0
@@ -342,8 +360,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         for j in range(nbk):
             most_any = max(most_any, iw[j])
         if X * (4.0 + most_any) > lim:
-            return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos, end,
-                         B, C, best, bestd, margin)
+            return 1, best, bestd, 0, B, C
         # bounds, bucket by bucket; the start of each bucket's (B, C)
         eB = 0.0
         eC = 0.0
@@ -355,8 +372,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             acc[6 * nbk + j] = Bj
             acc[7 * nbk + j] = Cj
             if abs(B) < 1e-6 * ref:
-                return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos,
-                             end, B0, C0, best, bestd, margin)
+                return 1, best, bestd, 0, B0, C0
             u = d1 + j * w
             v = d2 if j == nbk - 1 else u + w
             lb = _qmin(A0 - acc[j], Bj - acc[nbk + j], Cj - acc[2 * nbk + j], u, v)
@@ -366,7 +382,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             B, eB = _two_sum(B, eB, acc[3 * nbk + j])
             C, eC = _two_sum(C, eC, acc[4 * nbk + j])
         if nlive == 0:
-            return best, bestd, 0
+            return 0, best, bestd, 0, B0, C0
         # the live buckets' changes, placed bucket by bucket, each bucket sorted
         # (a few changes: an insertion sort) and walked piece by piece
         o = 2 * nbk  # iw[o + j]: where bucket j's live changes start
@@ -379,9 +395,9 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             run += cj
             iw[o + j + 1] = run
         if X * (4.0 + most_any + most_live) > lim:
-            return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos, end,
-                         B0, C0, best, bestd, margin)
-        E = W[5] if 3 * run <= W[5].size else np.empty(3 * run)
+            return 1, best, bestd, 0, B0, C0
+        if 3 * run > E.size:
+            return 2, best, bestd, 0, B0, C0
         ed = E[:run]
         eb = E[run:2 * run]
         ec = E[2 * run:3 * run]
@@ -405,8 +421,8 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 continue
             o1 = iw[o + j]
             o2 = iw[o + j + 1]
-            if o2 - o1 > 32:
-                _sort_changes(ed[o1:o2], eb[o1:o2], ec[o1:o2], o2 - o1)
+            if o2 - o1 > 32:  # a crowded bucket (rare): Shell's sort, in place
+                _shellsort3(ed[o1:o2], eb[o1:o2], ec[o1:o2], o2 - o1)
             else:
                 _insertion3(ed, eb, ec, o1, o2)
             u = d1 + j * w
@@ -422,7 +438,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 lo = hi
             best, bestd = _piece(A0, B, C, lo, v, best, bestd)
             pieces += o2 - o1 + 1
-        return best, bestd, pieces
+        return 0, best, bestd, pieces, B0, C0
 
     @_lean
     def _error_at(a, P1, P2, bst, srt, bk, c, th, A0, Bn, Cn, d):
@@ -517,6 +533,22 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 xr = min(xr, _at(a, P1, P2, bst, srt, bk, hi))
             dhi = xr / c0 * (1.0 + 1e-9)
         return best, bestd, min(dlo, bestd), max(dhi, bestd)
+
+    @_lean
+    def _exact_short(a, P1, P2, bst, srt, bk, c, th, A0, Bn, Cn, nn, sn, qn, margin,
+                     afac, pos, end, acc, iw, key, E):
+        """_exact_row for a row of at most _DIRECT values (swept at once), in the
+        given arrays and allocating nothing: (done, step, pieces); not done where
+        _bsweep_in needs a walk or more room (then _exact_row solves the row)."""
+        if th.size == 0:
+            return False, 0.0, 0
+        best, bestd, dlo, dhi = _bracket(a, P1, P2, bst, srt, bk, c, th, A0, Bn, Cn,
+                                         nn, sn, qn, margin, afac)
+        st, best, bestd, pieces, _, _ = _bsweep_in(a, P1, P2, bst, srt, bk, c, th, dlo,
+                                                   dhi, A0, Bn, Cn, best, bestd, margin,
+                                                   _PER_BUCKET, _BS_PER_VALUE, pos, end,
+                                                   acc, iw, key, E)
+        return st == 0, bestd, pieces
 
     @_jit
     def _exact_row(a, P1, P2, bst, srt, bk, c, th, A0, Bn, Cn, nn, sn, qn, margin,
@@ -658,11 +690,17 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         N = X.shape[1]
         kappa = 1.0 / (12.0 * afac * afac)
         c0 = c[0]
-        space = _row_space(N, presorted, 1 << 14)  # reused row after row
+        # arrays reused row after row (_make_row_in, inline)
+        tmp, keys, bst0, srt0, bk, buf, Q1, Q2, fill = _row_space(N, presorted, 1 << 14)
         W = _sweep_space(N, th.size)
         for r in range(r0, r1):
-            a, P1, P2, bst, srt, bk, n, nn, sn, qn, f = _make_row_in(X[r], signed,
-                                                                        presorted, space)
+            n, nn, sn, qn, f, nb = _fill_row(X[r], signed, presorted, tmp, keys, bst0,
+                                             srt0, bk, buf, Q1, Q2, fill)
+            a = tmp[:n] if nb == 1 else buf[:n]
+            P1 = Q1[:n + 1]
+            P2 = Q2[:n + 1]
+            bst = bst0[:nb + 1]
+            srt = srt0[:nb]
             if nn < 0.0:
                 bad[r] = True
                 continue
@@ -671,9 +709,16 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             valid[r] = True
             if exact:
                 A0 = P2[n] + qn
-                d, npieces[r] = _exact_row(a, P1, P2, bst, srt, bk, c, th, A0,
-                                           -c0 * sn, c0 * c0 * nn, nn, sn, qn,
-                                           margin_rel * A0, afac, W)
+                done = False
+                if n <= _DIRECT:  # the common short row: no reference counting
+                    done, d, npieces[r] = _exact_short(
+                        a, P1, P2, bst, srt, bk, c, th, A0, -c0 * sn, c0 * c0 * nn, nn,
+                        sn, qn, margin_rel * A0, afac, W[0], W[1], W[2], W[3], W[4],
+                        W[5])
+                if not done:
+                    d, npieces[r] = _exact_row(a, P1, P2, bst, srt, bk, c, th, A0,
+                                               -c0 * sn, c0 * c0 * nn, nn, sn, qn,
+                                               margin_rel * A0, afac, W)
                 al = afac * d
                 # the error at the optimum, value by value
                 neg = qn + 2.0 * c0 * d * sn + c0 * c0 * d * d * nn
