@@ -18,6 +18,7 @@ import qerror
 from qerror.data import _kernels as kern
 from qerror.data.routes import compare_alphas, fit_alpha, maxabs_alpha, octav_alpha
 from qerror.data.solver import empirical_error_parts, optimal_alpha_data
+from qerror.formats import get_format
 
 GRIDS = ("midtread", "midrise", "unsigned")
 needs_numba = pytest.mark.skipif(not kern.HAVE_NUMBA, reason="numba not installed")
@@ -278,6 +279,33 @@ def test_many_thresholds_rows_match_numpy(grid, bits):
         tot = float(np.dot(w[i], w[i])) / w.shape[1]
         assert fast.mse[i] <= slow.mse[i] + 4e-12 * tot
         assert slow.mse[i] <= fast.mse[i] + 4e-12 * tot
+
+
+@needs_numba
+def test_short_rows_handed_to_the_full_solver_match_numpy():
+    """Groups of 32 spanning many binades on FP8 E5M2: the bucketed sweep of a short
+    row hands such a bracket to the exact walk, so the short-row path
+    (_rows._exact_short, which allocates nothing) gives the row to the full solver;
+    every group's optimum against the numpy solver."""
+    from qerror.data import _rowdata, _rows
+    rng = np.random.default_rng(23)
+    w = rng.standard_t(2, size=(8, 128)) * np.exp(rng.uniform(-12, 0, size=(8, 128)))
+    lv = get_format("fp8_e5m2").magnitude_levels(None)
+    c = np.ascontiguousarray(lv.c, dtype=float)
+    th = np.ascontiguousarray(lv.theta, dtype=float)
+    W = _rows._sweep_space(32, th.size)
+    handed = 0
+    for x in np.sort(np.abs(w.reshape(-1, 32)), axis=1):
+        a, P1, P2, bst, srt, bk, n, nn, sn, qn, f = _rowdata._make_row(x, True, True, 16)
+        done = _rows._exact_short(a, P1, P2, bst, srt, bk, c, th, P2[n], 0.0, 0.0, nn,
+                                  sn, qn, 1e-12 * P2[n], float(lv.afac), *W)[0]
+        handed += not done
+    assert handed > 16  # the fallback is what this test exercises
+    fast = optimal_alpha_data(w, None, grid="fp8_e5m2", group_size=32)
+    slow = optimal_alpha_data(w, None, grid="fp8_e5m2", group_size=32, use_numba=False)
+    tot = np.sum(w.reshape(8, 4, 32) ** 2, axis=2) / 32
+    assert np.all(fast.mse <= slow.mse + 4e-12 * tot)
+    assert np.all(slow.mse <= fast.mse + 4e-12 * tot)
 
 
 @pytest.mark.parametrize("bits", [5, 7, 8])
