@@ -40,7 +40,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     @_jit
     def _qmin(A, B, C, lo, hi):
         """The least of A - 2 B D + C D^2 on [lo, hi], also where C <= 0 (a bound's
-        quadratic can be concave, see _rows._bsweep: then at an end)."""
+        quadratic can be concave, see _sweeps._bsweep: then at an end)."""
         if C > 0.0:
             v = min(max(B / C, lo), hi)
             return A - 2.0 * B * v + C * v * v

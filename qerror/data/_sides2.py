@@ -6,7 +6,7 @@ with prefix sums) with that side's levels ``c`` and thresholds ``th``: from the
 format's largest level :math:`\le 0` upward, so ``c[0] <= 0 < c[1]`` unless the format
 has no level :math:`\le 0`.  Each bound holds for that case too:
 
-* a cell's bound is ``_rows._cell`` (galloping searches on a side sorted throughout);
+* a cell's bound is ``_sweeps._cell`` (galloping searches on a side sorted throughout);
   with :math:`c_0 < 0` a value swept between :math:`c_0` and :math:`c_1` lies above
   :math:`\theta_0 D_1 > (c_0 D_2 + c_1 D_1)/2`, so ``_cell`` charges it its distance
   to :math:`c_1 D_1`, which its error at either level exceeds;
@@ -36,7 +36,8 @@ _GALLOP = 32
 
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     from ._rowdata import _at, _bs, _idx, _sort_bucket, _sqd
-    from ._rows import _aciq_row, _cell
+    from ._rows import _aciq_row
+    from ._sweeps import _cell
 
     _lean = _nb.njit(**LEAN)  # allocates nothing (see _kernels.LEAN)
 
@@ -70,7 +71,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
 
     @_lean
     def _cell_sorted(S, d1, d2):
-        """_rows._cell for a side whose values are sorted throughout: each search
+        """_sweeps._cell for a side whose values are sorted throughout: each search
         gallops from the previous one (the thresholds increase)."""
         a, P1, P2, bst, srt, bk, c, th = S
         n = P1.size - 1
@@ -118,7 +119,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
 
     @_lean
     def _cell1(S, d1, d2):
-        """_rows._cell, or _cell_sorted for a side sorted throughout."""
+        """_sweeps._cell, or _cell_sorted for a side sorted throughout."""
         if _sorted(S):
             return _cell_sorted(S, d1, d2)
         return _cell(S[0], S[1], S[2], S[3], S[4], S[5], S[6], S[7], d1, d2)
