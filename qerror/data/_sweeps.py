@@ -43,9 +43,10 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     def _sweep_space(n, K):
         """Work arrays of the sweeps (_sweep, _bsweep) on rows of n values with K
         thresholds, reused cell after cell and row after row: the runs (pos, end), and
-        for _bsweep room for 8 level changes per value (more are rare: it then
-        allocates its own)."""
-        cm = 8 * n + 256
+        for _bsweep room for 8 level changes per value, at most 2**16 (about 3 MB: a
+        larger cell allocates its own arrays; long rows' cells are a small part of
+        their work)."""
+        cm = min(8 * n + 256, 1 << 16)
         cb = cm // _PER_BUCKET + 1
         return (np.empty(K, dtype=np.int64), np.empty(K, dtype=np.int64),
                 np.empty(8 * cb), np.empty(3 * cb + 1, dtype=np.int64),
