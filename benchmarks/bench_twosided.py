@@ -5,7 +5,9 @@ Run:  python benchmarks/bench_twosided.py [--repeat 3] [--rows 1024]
 One (rows, 4096) float32 matrix, t(4) * 0.02 (seeded default_rng), solved per channel
 (``axis=0``) with ``grid="int"`` at 8 and 4 bits (PyTorch-style signed integers,
 levels -2^(b-1) .. 2^(b-1)-1) and per group of 32 and 64 (``group_size=``) with
-``grid="nf4"``.  Methods, interleaved in ONE process (median of --repeat runs):
+``grid="nf4"``.  Methods, interleaved in ONE process (median of --repeat runs, each
+timed call right after an untimed call of the same method: ``timed_rounds`` of
+``bench_empirical``):
 
 * qerror, compiled (``qerror.data._rows2``, as ``pip install qerror`` gives it: numba,
   one span of rows per thread on all cores);
@@ -28,9 +30,7 @@ plain script, not a timed test.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 
 import numpy as np
 
@@ -39,7 +39,7 @@ from qerror.data.solver import optimal_alpha_data
 from qerror.formats import get_format
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from bench_empirical import machine  # noqa: E402
+from bench_empirical import machine, timed_rounds  # noqa: E402
 
 
 def torch_minmax(w: np.ndarray, bits: int):
@@ -120,16 +120,8 @@ def case(w: np.ndarray, grid: str, bits: int, group: int | None, repeat: int,
     run = torch_grid(rows, fmt, bits)
     if run is not None:
         methods["torch 100-point grid search"] = run
-    for fn in methods.values():
-        fn()
-    samples = {k: [] for k in methods}
-    alphas = {}
-    for _ in range(repeat):
-        for name, fn in methods.items():
-            t0 = time.perf_counter()
-            alphas[name] = np.asarray(fn(), dtype=np.float64).reshape(-1)
-            samples[name].append(time.perf_counter() - t0)
-    times = {k: statistics.median(v) for k, v in samples.items()}
+    times, out = timed_rounds(methods, repeat)  # each timed call after one of its own
+    alphas = {k: np.asarray(v, dtype=np.float64).reshape(-1) for k, v in out.items()}
     times["qerror numpy path"] *= R / nsub  # scaled to every row
     where = "per channel" if group is None else f"per group of {group}"
     print(f"\n{grid} {bits} bits, {where}: {R} rows of {rows.shape[1]}; median of "
