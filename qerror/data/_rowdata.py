@@ -177,7 +177,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
 
     @_jit
     def _row_space(N, presorted, nbmax):
-        """The arrays of a row of N values (_make_row_in fills them, row after row)."""
+        """The arrays of a row of N values (_fill_row fills them, row after row)."""
         nb = _nbuckets(N, presorted, nbmax)
         nk = N if nb > 1 else 0
         return (np.empty(N), np.empty(nk, dtype=np.int64),
@@ -187,17 +187,13 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
 
     @_jit
     def _make_row(x, signed, presorted, nbmax):
-        """_make_row_in on arrays of its own."""
-        return _make_row_in(x, signed, presorted, _row_space(x.size, presorted, nbmax))
-
-    @_jit
-    def _make_row_in(x, signed, presorted, space):
         """The row of `x` scaled by the power of two `f` that brings its largest
         magnitude into [1, 2) (see the comment above), n, count, sum and sum of
         squares of -x f over x < 0 (unsigned grid; count -1 if a value is NaN or
         infinite) and f.  `presorted`: `x` is sorted (|x| on signed grids).  The row's
-        arrays are views of those of `space` (_row_space: the next row reuses them)."""
-        tmp, keys, bst, srt, bk, buf, Q1, Q2, fill = space
+        arrays are views of those of a _row_space (the row solvers fill one space row
+        after row with _fill_row)."""
+        tmp, keys, bst, srt, bk, buf, Q1, Q2, fill = _row_space(x.size, presorted, nbmax)
         n, nn, sn, qn, f, nb = _fill_row(x, signed, presorted, tmp, keys, bst, srt, bk,
                                          buf, Q1, Q2, fill)
         a = tmp[:n] if nb == 1 else buf[:n]
@@ -205,9 +201,9 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
 
     @_lean
     def _fill_row(x, signed, presorted, tmp, keys, bst, srt, bk, buf, Q1, Q2, fill):
-        """_make_row_in's work, in its arrays: (n, nn, sn, qn, f, buckets used); the
-        row's values are tmp[:n] (one bucket) or buf[:n], its prefix sums Q1[:n + 1],
-        Q2[:n + 1], its bucket starts bst[:buckets + 1]."""
+        """_make_row's work, in the arrays of a _row_space: (n, nn, sn, qn, f, buckets
+        used); the row's values are tmp[:n] (one bucket) or buf[:n], its prefix sums
+        Q1[:n + 1], Q2[:n + 1], its bucket starts bst[:buckets + 1]."""
         N = x.size
         # scale by a power of two (exact) so that the largest magnitude is in [1, 2):
         # sums of squares neither underflow nor overflow

@@ -348,7 +348,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         N = X.shape[1]
         kappa = 1.0 / (12.0 * afac * afac)
         c0 = c[0]
-        # arrays reused row after row (_make_row_in, inline)
+        # arrays reused row after row (_rowdata._make_row, inline)
         tmp, keys, bst0, srt0, bk, buf, Q1, Q2, fill = _row_space(N, presorted, 1 << 14)
         W = _sweep_space(N, th.size)
         for r in range(r0, r1):
