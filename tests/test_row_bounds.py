@@ -105,6 +105,64 @@ def test_cell_bound_never_exceeds_the_error(grid, kind):
         assert A - 2 * B * d1 + C * d1 * d1 == pytest.approx(_error(ax, d1, lv), rel=1e-12)
 
 
+@pytest.mark.parametrize("grid,bits", [("midtread", 4), ("midrise", 3), ("pow2", 4),
+                                       ("fp4_e2m1", None), ("unsigned", 4)])
+@pytest.mark.parametrize("kind", ["t3", "binades", "ties"])
+def test_kink_bound_never_exceeds_the_error(grid, bits, kind):
+    """_sweeps._kink_bound (from (B, C) at both ends of a cell: the error's concave
+    kinks lie below the chord of their sum) is at most E's least value on the cell,
+    also where values change level several times in it (wide cells), and it is E
+    itself at both ends."""
+    from qerror.data import _sweeps
+    x = _row(kind, 1500, 13)
+    if grid == "unsigned":
+        x = np.abs(x)
+    rows, row, n, f = _made(x)
+    ax = np.abs(x) * f
+    lv, c, th = _levels(grid, bits)
+    rng = np.random.default_rng(14)
+    d0 = ax.max() / c[-1]
+    idx = np.empty(th.size, dtype=np.int64)
+    A0 = float(np.sum(ax * ax))
+    cuts = (ax[:, None] / th[None, :]).ravel()
+    tight = 0
+    for _ in range(60):
+        u = d0 * np.exp2(rng.uniform(-6, 0.2))
+        v = u * (1.0 + rng.choice([1e-4, 1e-2, 0.1, 0.5, 3.0]))
+        Bu, Cu = _sweeps._boundary(*row, c, th, 0.0, 0.0, u, idx)
+        Bv, Cv = _sweeps._boundary(*row, c, th, 0.0, 0.0, v, idx)
+        lb = _sweeps._kink_bound(A0, Bu, Cu, Bu - Bv, Cu - Cv, u, v)
+        ds = np.concatenate([np.linspace(u, v, 200), cuts[(cuts > u) & (cuts < v)]])
+        errs = np.array([_error(ax, d, lv) for d in ds])
+        assert lb <= errs.min() + 1e-12 * A0, (u, v, lb, errs.min())
+        tight += lb >= errs.min() - 1e-3 * (errs.max() - errs.min())
+        # the quadratic is E at both ends
+        Bk, Ck = _sweeps._kink_coefs(Bu, Cu, Bu - Bv, Cu - Cv, u, v)
+        for d in (u, v):
+            q = A0 - 2.0 * Bk * d + Ck * d * d
+            assert q == pytest.approx(_error(ax, d, lv), rel=1e-9, abs=1e-12 * A0)
+    assert tight > 10  # not a trivial bound: often at E's least value
+
+
+def test_exact_row_with_little_room_for_boundaries():
+    """The branch and bound of a long row keeps its cells' boundaries in the work
+    space; with room for one it grows its arrays and finds the same step."""
+    from qerror.data import _rows
+    x = _row("t3", 20000, 15)
+    rows, row, n, f = _made(x)
+    lv, c, th = _levels("midtread", 4)
+    P2 = row[2]
+    A0 = float(P2[n])
+    W = _rows._sweep_space(n, th.size)
+    want = _rows._exact_row(*row, c, th, A0, 0.0, 0.0, 0.0, 0.0, 0.0, 1e-12 * A0,
+                            float(lv.afac), W)
+    small = W[:6] + (np.empty(3), np.empty(th.size, dtype=np.int64),
+                     np.empty(2, dtype=np.int64))
+    got = _rows._exact_row(*row, c, th, A0, 0.0, 0.0, 0.0, 0.0, 0.0, 1e-12 * A0,
+                           float(lv.afac), small)
+    assert got == want
+
+
 def test_shrink_keeps_every_step_the_bound_allows():
     from qerror.data import _pieces
     rng = np.random.default_rng(5)

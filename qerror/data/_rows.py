@@ -24,25 +24,33 @@ give the error on any set of levels in :math:`O(K)` searches).  Then, with
    searches first finds its bucket from the buckets' least values and the prefix
    sums at bucket starts (no bucket sorted but the one it ends in);
 3. rows of at most ``_DIRECT`` values: the bracket is swept at once; longer rows:
-   branch and bound on :math:`[\Delta_{lo}, \Delta_{hi}]`.  On a cell
-   :math:`[D_1, D_2]` the values whose level cannot change give an exact quadratic
-   and every value a threshold sweeps is at least its distance to the nearest interval
-   :math:`[c_k D_1, c_k D_2]` (``gap``).  A cell whose bound exceeds the best error is
-   discarded; otherwise it is shrunk to the steps where quadratic + gap can still
-   reach the best (between the quadratic's roots) and, if still holding more than
-   ``_BSWEEP`` level changes (``_SWEEP_PER_K`` per threshold with more than
-   ``_MERGE_K`` thresholds), split; the rest are swept;
+   branch and bound on :math:`[\Delta_{lo}, \Delta_{hi}]` over cells between
+   boundaries.  At a boundary :math:`D` the solver keeps :math:`(B, C)` and where
+   each level starts (``_boundary``: :math:`K` searches); the first are
+   :math:`\Delta_{lo}`, Lloyd's step times :math:`1 \pm` ``_WINDOW`` and
+   :math:`\Delta_{hi}`.  On a cell :math:`[u, v]` each level change
+   :math:`t_i = a_i/\theta_k` lowers :math:`NE` by :math:`w_i\Delta(\Delta - t_i)`
+   beyond it (:math:`w_i = 2\theta_k(c_{k+1} - c_k)`, the thresholds being the
+   levels' midpoints), so :math:`NE = Q_u(\Delta) - \Delta f(\Delta)` with
+   :math:`Q_u` the quadratic at :math:`u` and :math:`f` convex, zero at :math:`u`:
+   below its chord, :math:`NE \ge Q_u(\Delta) - \Delta(\Delta - u)(Gv - 2S)/(v - u)`
+   with :math:`G = C_u - C_v`, :math:`S = B_u - B_v` (``_sweeps._kink_bound``: exact
+   at both ends, tight on narrow cells).  A cell whose bound exceeds the best error
+   is discarded; one holding at most ``_BSWEEP`` level changes (``_SWEEP_PER_K`` per
+   threshold with more than ``_MERGE_K`` thresholds) is swept; otherwise it is
+   shrunk to the steps where the bound can still reach the best (between the
+   quadratic's roots: two new boundaries, if that removes 30% of it) or split at its
+   geometric middle (one new boundary), the half nearer Lloyd's step first;
 4. a sweep (``_bsweep``, :mod:`qerror.data._sweeps`) puts the cell's level changes
    :math:`a_i/\theta_k` into buckets of steps (about ``_PER_BUCKET`` each) without
-   sorting them; each bucket
-   gets the same bound as a cell, from sums over its changes (a value it sweeps
-   :math:`r` times counts :math:`r` times: the bound's quadratic may then be concave,
-   and stays below :math:`E`), and only the buckets whose bound can reach the best
-   are sorted and walked piece by piece (``_sweep``, the exact walk of a whole
-   cell, remains where the running sums of :math:`B`, :math:`C` over the buckets
-   could lose the digits that matter: the walk sums them again exactly there).  A
-   piece whose quadratic's minimum cannot beat the best is skipped without locating
-   it.
+   sorting them; each bucket gets the same bound as a cell, from the running
+   :math:`(B, C)` at its start and the sums of its changes' increments (a value it
+   sweeps :math:`r` times counts :math:`r` times, which the bound allows), and only
+   the buckets whose bound can reach the best are sorted and walked piece by piece
+   (``_sweep``, the exact walk of a whole cell, remains where the running sums of
+   :math:`B`, :math:`C` over the buckets could lose the digits that matter: the walk
+   sums them again exactly there).  A piece whose quadratic's minimum cannot beat
+   the best is skipped without locating it.
 
 The error at the optimum is then summed value by value, level by level (no
 cancellation).  The ACIQ model's optimum (convex) is the root of
@@ -63,20 +71,22 @@ _SWEEP = 256  # a cell with at most this many level changes is enumerated exactl
 _SWEEP_PER_K = 256
 # rows up to this length skip the bounds: every piece in the bracket is enumerated
 _DIRECT = 256
-# initial cells: one per this many values
+# initial cells of the two-sided solver (_rows2): one per this many values
 _PER_CELL = 1024
+# the first cells: the steps within this fraction of Lloyd's, and either side
+_WINDOW = 0.02
 # Lloyd iterations for the upper bound
 _LLOYD = 2
 # rows up to this length are sorted by numpy first; longer ones are bucketed
 _PRESORT = 256
 # a cell with at most this many level changes is swept by buckets (_bsweep)
-_BSWEEP = 1 << 20
+_BSWEEP = 256
 # ... unless the cell holds more than this many changes per value (then _sweep)
 _BS_PER_VALUE = 32
 
 
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
-    from ._pieces import _shrink, _vertex
+    from ._pieces import _shrink
     from ._rowdata import (
         _at,
         _bucket_of,
@@ -84,13 +94,18 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         _idx,
         _make_row,  # noqa: F401 - the row tests build rows through this module
         _row_space,
+        _runs,
         _sqd,
     )
     from ._sweeps import (  # noqa: F401 - _bsweep, _sweep: the row tests call them here
         _anchor,
+        _boundary,
         _bsweep,
         _bsweep_in,
+        _bsweep_runs,
         _cell,
+        _kink_bound,
+        _kink_coefs,
         _sweep,
         _sweep_space,
     )
@@ -202,10 +217,11 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
             return False, 0.0, 0
         best, bestd, dlo, dhi = _bracket(a, P1, P2, bst, srt, bk, c, th, A0, Bn, Cn,
                                          nn, sn, qn, margin, afac)
+        B, C, m = _runs(a, P1, P2, bst, srt, bk, c, th, dlo, dhi, Bn, Cn, pos, end)
         st, best, bestd, pieces, _, _ = _bsweep_in(a, P1, P2, bst, srt, bk, c, th, dlo,
-                                                   dhi, A0, Bn, Cn, best, bestd, margin,
+                                                   dhi, A0, best, bestd, margin,
                                                    _PER_BUCKET, _BS_PER_VALUE, pos, end,
-                                                   acc, iw, key, E)
+                                                   acc, iw, key, E, B, C, m)
         return st == 0, bestd, pieces
 
     @_jit
@@ -228,60 +244,101 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                                           A0, Bn, Cn, best, bestd, margin,
                                           _PER_BUCKET, _BS_PER_VALUE, W)
             return bestd, pieces
-        ncell = min(max(n // _PER_CELL, 1), 64)
+        K = th.size
         # many thresholds: a cell's bound costs O(K) searches, a level change swept
         # O(1) (sorted in O(m)): sweep larger cells
-        sweep = _BSWEEP if th.size <= _MERGE_K else _SWEEP_PER_K * th.size
-        ratio = dhi / dlo
-        cap = 2 * ncell + 128
-        s1 = np.empty(cap)
-        s2 = np.empty(cap)
+        sweep = _BSWEEP if K <= _MERGE_K else _SWEEP_PER_K * K
+        # cells between boundaries; a boundary: its step, (B, C) there and its
+        # levels' starts (a cell's level changes are the values between its ends')
+        bv, bi, stk = W[6], W[7], W[8]
+        cap = stk.size // 2
+        while cap < 4:  # room for the first boundaries
+            bv, bi, stk = _grow(bv, bi, stk, cap, K)
+            cap *= 2
+        pos, end = W[0], W[1]
+        nbd = 0
+        w0 = _WINDOW * bestd
+        for d in (dlo, bestd - w0, bestd + w0, dhi):
+            if d >= dlo and d <= dhi and (nbd == 0 or d > bv[nbd - 1]):
+                B, C = _boundary(a, P1, P2, bst, srt, bk, c, th, Bn, Cn, d,
+                                 bi[nbd * K:(nbd + 1) * K])
+                bv[nbd], bv[cap + nbd], bv[2 * cap + nbd] = d, B, C
+                nbd += 1
         top = 0
-        for i in range(ncell, 0, -1):  # geometric cells, the lowest on top
-            s1[top] = dlo * ratio ** ((i - 1) / ncell)
-            s2[top] = dhi if i == ncell else dlo * ratio ** (i / ncell)
+        hold = -1
+        for q in range(nbd - 1):  # the cell holding bestd on top
+            if hold < 0 and bv[q] <= bestd and bestd <= bv[q + 1]:
+                hold = q
+            else:
+                stk[2 * top], stk[2 * top + 1] = q, q + 1
+                top += 1
+        if hold >= 0:
+            stk[2 * top], stk[2 * top + 1] = hold, hold + 1
             top += 1
         while top > 0:
             top -= 1
-            d1 = s1[top]
-            d2 = s2[top]
-            A, B, C, gap, nev = _cell(a, P1, P2, bst, srt, bk, c, th, d1, d2)
-            A += qn
-            B += Bn
-            C += Cn
-            v, lb = _vertex(A, B, C, d1, d2)
-            if lb + gap > best + margin:
+            i, j = stk[2 * top], stk[2 * top + 1]
+            u, v = bv[i], bv[j]
+            Bu, Bv = bv[cap + i], bv[cap + j]
+            Cu, Cv = bv[2 * cap + i], bv[2 * cap + j]
+            G = Cu - Cv
+            U = best + margin
+            if _kink_bound(A0, Bu, Cu, Bu - Bv, G, u, v) > U:
                 continue
-            r1, r2 = _shrink(A, B, C, gap, best + margin, d1, d2)
-            if r2 < r1:
-                continue
-            if r2 - r1 < 0.7 * (d2 - d1) and r2 - r1 > 1e-6 * d2:
-                s1[top], s2[top] = r1, r2  # again, with the narrower cell's bound
-                top += 1
-                continue
-            d1, d2 = r1, r2
-            if nev <= sweep or d2 <= d1 * (1.0 + 1e-12):
-                if th.size <= _MERGE_K:
-                    best, bestd, swept = _bsweep(a, P1, P2, bst, srt, bk, c, th, d1,
-                                                 d2, A0, Bn, Cn, best, bestd, margin,
-                                                 _PER_BUCKET, _BS_PER_VALUE, W)
-                else:
-                    best, bestd, swept = _sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2,
-                                                A0, Bn, Cn, best, bestd, margin, W)
+            m = 0
+            for k in range(K):
+                m += bi[j * K + k] - bi[i * K + k]
+            if m <= sweep or v <= u * (1.0 + 1e-12):
+                for k in range(K):
+                    pos[k] = bi[i * K + k]
+                    end[k] = bi[j * K + k]
+                best, bestd, swept = _bsweep_runs(a, P1, P2, bst, srt, bk, c, th, u, v,
+                                                  A0, Bn, Cn, best, bestd, margin,
+                                                  _PER_BUCKET, _BS_PER_VALUE, W, Bu, Cu,
+                                                  m)
                 pieces += swept
                 continue
-            if top + 2 > cap:
+            # where the quadratic of _kink_bound is at most U
+            Bk, Ck = _kink_coefs(Bu, Cu, Bu - Bv, G, u, v)
+            r1, r2 = _shrink(A0, Bk, Ck, 0.0, U, u, v)
+            if r2 < r1:
+                continue
+            if nbd + 2 > cap or top + 2 > cap:  # more room (rare)
+                bv, bi, stk = _grow(bv, bi, stk, cap, K)
                 cap *= 2
-                n1 = np.empty(cap)
-                n2 = np.empty(cap)
-                n1[:top] = s1[:top]
-                n2[:top] = s2[:top]
-                s1, s2 = n1, n2
-            dm = np.sqrt(d1) * np.sqrt(d2)
-            s1[top], s2[top] = dm, d2
-            s1[top + 1], s2[top + 1] = d1, dm
+            if r2 - r1 < 0.7 * (v - u) and r2 - r1 > 1e-6 * v:
+                # narrower: the cell again between new boundaries
+                for d in (r1, r2):
+                    B, C = _boundary(a, P1, P2, bst, srt, bk, c, th, Bn, Cn, d,
+                                     bi[nbd * K:(nbd + 1) * K])
+                    bv[nbd], bv[cap + nbd], bv[2 * cap + nbd] = d, B, C
+                    nbd += 1
+                stk[2 * top], stk[2 * top + 1] = nbd - 2, nbd - 1
+                top += 1
+                continue
+            dm = np.sqrt(u) * np.sqrt(v)
+            B, C = _boundary(a, P1, P2, bst, srt, bk, c, th, Bn, Cn, dm,
+                             bi[nbd * K:(nbd + 1) * K])
+            bv[nbd], bv[cap + nbd], bv[2 * cap + nbd] = dm, B, C
+            # the half nearer the best step on top
+            lo_first = bestd < dm
+            stk[2 * top], stk[2 * top + 1] = (nbd, j) if lo_first else (i, nbd)
+            stk[2 * top + 2], stk[2 * top + 3] = (i, nbd) if lo_first else (nbd, j)
             top += 2
+            nbd += 1
         return bestd, pieces
+
+    @_jit
+    def _grow(bv, bi, stk, cap, K):
+        """The boundary arrays of _exact_row with twice the room."""
+        nv = np.empty(6 * cap)
+        for r in range(3):
+            nv[2 * r * cap:2 * r * cap + cap] = bv[r * cap:(r + 1) * cap]
+        ni = np.empty(2 * cap * K, dtype=np.int64)
+        ni[:cap * K] = bi[:cap * K]
+        ns = np.empty(4 * cap, dtype=np.int64)
+        ns[:2 * cap] = stk[:2 * cap]
+        return nv, ni, ns
 
     @_lean
     def _error_parts(a, P1, P2, bst, srt, bk, c, th, d, hi):
@@ -412,6 +469,10 @@ def solve_rows(rows: np.ndarray, lv, exact: bool, margin_rel: float):
     signed = bool(lv.signed)
     c = np.ascontiguousarray(lv.c, dtype=np.float64)
     th = np.ascontiguousarray(lv.theta, dtype=np.float64)
+    if not np.allclose(th, 0.5 * (c[1:] + c[:-1]), rtol=1e-12, atol=0.0):
+        # the bounds (_sweeps._kink_bound) take each value to its nearest level
+        raise ValueError("the row solver needs thresholds midway between the levels "
+                         "(rounding to the nearest level)")
     R = X.shape[0]
     out = (np.zeros(R), np.zeros(R), np.zeros(R), np.zeros(R, dtype=bool),
            np.zeros(R, dtype=bool), np.zeros(R, dtype=np.int64))

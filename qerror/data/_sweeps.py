@@ -7,8 +7,10 @@ takes its cell bound ``_cell``).  On a cell :math:`[D_1, D_2]` the level changes
 thresholds' sorted runs, or sorting every change), with running sums of :math:`B`,
 :math:`C` compensated and summed again exactly (``_anchor``) wherever their rounding
 could reach the margin; ``_bsweep`` first puts the changes into buckets of steps and
-walks only the buckets whose bound can reach the best.  ``_bsweep_in`` and ``_cell``
-allocate nothing (``_kernels.LEAN``); the work arrays come from ``_sweep_space``.
+walks only the buckets whose bound (``_kink_bound``, from :math:`(B, C)` at both
+ends) can reach the best.  ``_bsweep_in``, ``_cell``, ``_boundary`` and
+``_kink_bound`` allocate nothing (``_kernels.LEAN``); the work arrays come from
+``_sweep_space``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from ._kernels import HAVE_NUMBA, LEAN, _nb
 _MERGE_K = 16
 # level changes per bucket of _bsweep
 _PER_BUCKET = 4
+# boundaries of the branch and bound's cells a work space holds (_rows._exact_row)
+_BOUNDARIES = 256
 
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     from ._pieces import (
@@ -42,15 +46,19 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     @_jit
     def _sweep_space(n, K):
         """Work arrays of the sweeps (_sweep, _bsweep) on rows of n values with K
-        thresholds, reused cell after cell and row after row: the runs (pos, end), and
+        thresholds, reused cell after cell and row after row: the runs (pos, end),
         for _bsweep room for 8 level changes per value, at most 2**16 (about 3 MB: a
         larger cell allocates its own arrays; long rows' cells are a small part of
-        their work)."""
+        their work), and for _rows._exact_row room for _BOUNDARIES boundaries (steps,
+        B, C; the levels' starts; the stack of cells: it grows them if need be)."""
         cm = min(8 * n + 256, 1 << 16)
         cb = cm // _PER_BUCKET + 1
+        nb = _BOUNDARIES
         return (np.empty(K, dtype=np.int64), np.empty(K, dtype=np.int64),
-                np.empty(8 * cb), np.empty(3 * cb + 1, dtype=np.int64),
-                np.empty(cm, dtype=np.int64), np.empty(3 * cm))
+                np.empty(4 * cb), np.empty(3 * cb + 1, dtype=np.int64),
+                np.empty(cm, dtype=np.int64), np.empty(3 * cm),
+                np.empty(3 * nb), np.empty(nb * K, dtype=np.int64),
+                np.empty(2 * nb, dtype=np.int64))
 
     @_lean
     def _cell(a, P1, P2, bst, srt, bk, c, th, d1, d2):
@@ -92,6 +100,28 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 s = s_next
         return A, B, C, gap, nev
 
+    @_lean
+    def _kink_coefs(B, C, S, G, u, v):
+        """(B, C) of _kink_bound's quadratic."""
+        if not (G > 0.0 and v > u):
+            return B, C
+        kap = min(max((G * v - 2.0 * S) / (v - u), 0.0), G)
+        return B - 0.5 * kap * u, C - kap
+
+    @_lean
+    def _kink_bound(A0, B, C, S, G, u, v):
+        """A lower bound of N E on the steps [u, v] from (B, C) at u and the sums over
+        the level changes t_i in [u, v] (at v, B - S and C - G): S of g_k a_i and G
+        of w_i = 2 theta_k g_k, with g_k = c_{k+1} - c_k and theta_k the midpoint of
+        the two levels.  A change turns a value's error from (a - c_{k+1} D)^2 to
+        (a - c_k D)^2, less by w_i D (D - t_i) for D > t_i, so that
+        N E = Q_u(D) - D f(D) with Q_u the quadratic at u and
+        f(D) = sum_i w_i max(D - t_i, 0), convex, 0 at u and G v - 2 S at v: below
+        its chord, N E >= Q_u(D) - D (D - u) (G v - 2 S) / (v - u), a quadratic
+        exact at both ends (and everywhere where [u, v] holds no change)."""
+        Bk, Ck = _kink_coefs(B, C, S, G, u, v)
+        return _qmin(A0, Bk, Ck, u, v)
+
     @_jit
     def _sweep(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, best, bestd,
                margin, W):
@@ -101,6 +131,24 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         B, C, _ = _runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, Bn, Cn, pos, end)
         return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos, end, B,
                      C, best, bestd, margin)
+
+    @_lean
+    def _boundary(a, P1, P2, bst, srt, bk, c, th, Bn, Cn, d, idx):
+        """(B, C) at the step d (from the prefix sums) and the starts of its levels:
+        idx[k] values are below theta_k d."""
+        n = P1.size - 1
+        K = th.size
+        B = Bn
+        C = Cn
+        s = 0
+        for k in range(K + 1):
+            e = _idx(a, P1, P2, bst, srt, bk, th[k] * d) if k < K else n
+            B += c[k] * (P1[e] - P1[s])
+            C += c[k] * c[k] * (e - s)
+            if k < K:
+                idx[k] = e
+            s = e
+        return B, C
 
     @_lean
     def _anchor(a, P1, P2, bst, srt, bk, c, th, Bn, Cn, d):
@@ -213,9 +261,9 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 margin, per, most, W):
         """_sweep without merging or sorting every level change: the changes go into
         buckets of steps by their position (about `per` each), a bucket's bound
-        is _cell's (the values it does not sweep exactly, each swept value at least its
-        distance to its two levels' reach) and only the buckets whose bound can reach
-        best + margin are sorted and walked piece by piece.  Returns what _sweep does
+        is _kink_bound's (from the running (B, C) at its start and the sums of its
+        changes' increments) and only the buckets whose bound can reach best + margin
+        are sorted and walked piece by piece.  Returns what _sweep does
         (the pieces counted are those walked).  The cell is walked whole (_walk, on
         the same runs) where the running sums over its buckets could lose the digits
         that matter (B falling a millionfold, or _drift_limit: the walk sums them
@@ -223,33 +271,42 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         value (the flat error of floating-point formats over a wide bracket: nearly
         every bucket stays live, and one sort of all changes costs less)."""
         pos, end = W[0], W[1]
+        B, C, m = _runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, Bn, Cn, pos, end)
+        return _bsweep_runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, best,
+                            bestd, margin, per, most, W, B, C, m)
+
+    @_jit
+    def _bsweep_runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, best, bestd,
+                     margin, per, most, W, B, C, m):
+        """_bsweep on the runs in W[0], W[1] with (B, C) at d1 and m changes."""
+        pos, end = W[0], W[1]
         st, b1, d1b, pieces, B, C = _bsweep_in(a, P1, P2, bst, srt, bk, c, th, d1, d2,
-                                               A0, Bn, Cn, best, bestd, margin, per,
-                                               most, pos, end, W[2], W[3], W[4], W[5])
+                                               A0, best, bestd, margin, per, most, pos,
+                                               end, W[2], W[3], W[4], W[5], B, C, m)
         if st == 2:  # more level changes than W holds: arrays of the cell's own
             m = 0
             for k in range(th.size):
                 m += max(end[k] - pos[k], 0)
             nbk = max(m // per, 1)
             st, b1, d1b, pieces, B, C = _bsweep_in(
-                a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, best, bestd, margin,
-                per, most, pos, end, np.empty(8 * nbk), np.empty(3 * nbk + 1, np.int64),
-                np.empty(m, np.int64), np.empty(3 * m + 3))
+                a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, best, bestd, margin, per,
+                most, pos, end, np.empty(4 * nbk), np.empty(3 * nbk + 1, np.int64),
+                np.empty(m, np.int64), np.empty(3 * m + 3), B, C, m)
         if st == 1:
             return _walk(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, pos, end,
                          B, C, best, bestd, margin)
         return b1, d1b, pieces
 
     @_lean
-    def _bsweep_in(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, Bn, Cn, best, bestd,
-                   margin, per, most, pos, end, acc, iw, key, E):
-        """_bsweep in the given arrays (runs in pos, end; per bucket sums in acc, ints
-        in iw; the changes' buckets in key; the live changes in E), allocating
-        nothing: (status, best, bestd, pieces, B, C), status 0 done, 1 the cell is to
-        be walked whole (_walk, from the runs and (B, C) at d1), 2 the arrays are too
-        small for the cell (best, bestd unchanged)."""
+    def _bsweep_in(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, best, bestd, margin,
+                   per, most, pos, end, acc, iw, key, E, B, C, m):
+        """_bsweep in the given arrays (runs in pos, end, with (B, C) at d1 and m
+        changes, from _runs; per bucket sums in acc, ints in iw; the changes' buckets
+        in key; the live changes in E), allocating nothing: (status, best, bestd,
+        pieces, B, C), status 0 done, 1 the cell is to be walked whole (_walk, from
+        the runs and (B, C) at d1), 2 the arrays are too small for the cell (best,
+        bestd unchanged)."""
         K = th.size
-        B, C, m = _runs(a, P1, P2, bst, srt, bk, c, th, d1, d2, Bn, Cn, pos, end)
         nbk = max(m // per, 1)
         # (B, C) at a bucket's start: a compensated sum of the bucket sums (each
         # plainly summed: off by up to its count of changes times u times the sum
@@ -268,33 +325,23 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         inv = nbk / (d2 - d1) if d2 > d1 else 0.0
         # per bucket: six sums over its changes, then (B, C) at its start; and
         # (ints) its count of changes, whether it is live, where its live changes go
-        if m > key.size or 8 * nbk > acc.size or 3 * nbk + 1 > iw.size:
+        if m > key.size or 4 * nbk > acc.size or 3 * nbk + 1 > iw.size:
             return 2, best, bestd, 0, B, C
-        acc[:6 * nbk] = 0.0  # row r of bucket j: acc[r * nbk + j]
+        acc[:2 * nbk] = 0.0  # row r of bucket j: acc[r * nbk + j]
         iw[:3 * nbk + 1] = 0
         m = 0
         for k in range(K):
             ik = 1.0 / th[k]
-            ck = c[k]
-            ck1 = c[k + 1]
+            dc = c[k] - c[k + 1]
+            dq = c[k] * c[k] - c[k + 1] * c[k + 1]
             for i in range(pos[k], end[k]):
                 ai = a[i]
                 j = min(max(np.int64((ai * ik - d1) * inv), 0), nbk - 1)
                 key[m] = j
                 m += 1
                 iw[j] += 1
-                acc[j] += ai * ai
-                acc[nbk + j] += ck1 * ai
-                acc[2 * nbk + j] += ck1 * ck1
-                acc[3 * nbk + j] += (ck - ck1) * ai
-                acc[4 * nbk + j] += ck * ck - ck1 * ck1
-                # the value's error on the bucket's steps [u, v]: at least its
-                # distance to the reach of its two levels, [ck u, ck v], [ck1 u, ck1 v]
-                u = d1 + j * w
-                p = ck * (u + w)
-                q = ck1 * u
-                g = max(min(ai - p, q - ai), 0.0)
-                acc[5 * nbk + j] += g * g
+                acc[j] += dc * ai
+                acc[nbk + j] += dq
         most_any = 0
         for j in range(nbk):
             most_any = max(most_any, iw[j])
@@ -308,18 +355,17 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         for j in range(nbk):
             Bj = B + eB
             Cj = C + eC
-            acc[6 * nbk + j] = Bj
-            acc[7 * nbk + j] = Cj
+            acc[2 * nbk + j] = Bj
+            acc[3 * nbk + j] = Cj
             if abs(B) < 1e-6 * ref:
                 return 1, best, bestd, 0, B0, C0
             u = d1 + j * w
             v = d2 if j == nbk - 1 else u + w
-            lb = _qmin(A0 - acc[j], Bj - acc[nbk + j], Cj - acc[2 * nbk + j], u, v)
-            if lb + acc[5 * nbk + j] <= best + margin:
+            if _kink_bound(A0, Bj, Cj, -acc[j], -acc[nbk + j], u, v) <= best + margin:
                 iw[nbk + j] = 1
                 nlive += 1
-            B, eB = _two_sum(B, eB, acc[3 * nbk + j])
-            C, eC = _two_sum(C, eC, acc[4 * nbk + j])
+            B, eB = _two_sum(B, eB, acc[j])
+            C, eC = _two_sum(C, eC, acc[nbk + j])
         if nlive == 0:
             return 0, best, bestd, 0, B0, C0
         # the live buckets' changes, placed bucket by bucket, each bucket sorted
@@ -366,8 +412,8 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 _insertion3(ed, eb, ec, o1, o2)
             u = d1 + j * w
             v = d2 if j == nbk - 1 else u + w
-            B = acc[6 * nbk + j]
-            C = acc[7 * nbk + j]
+            B = acc[2 * nbk + j]
+            C = acc[3 * nbk + j]
             lo = u
             for q in range(o1, o2):
                 hi = min(max(ed[q], lo), v)
