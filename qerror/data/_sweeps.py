@@ -298,6 +298,24 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return b1, d1b, pieces
 
     @_lean
+    def _walk_bucket(A0, B, C, u, v, ed, eb, ec, best, bestd):
+        """The best of (best, bestd) and every piece of a bucket of steps [u, v]
+        with (B, C) at u and level changes at ed (increments eb, ec), sorted here."""
+        m = ed.size
+        if m > 32:  # a crowded bucket (rare): Shell's sort
+            _shellsort3(ed, eb, ec, m)
+        else:
+            _insertion3(ed, eb, ec, 0, m)
+        lo = u
+        for q in range(m):
+            hi = min(max(ed[q], lo), v)
+            best, bestd = _piece(A0, B, C, lo, hi, best, bestd)
+            B += eb[q]
+            C += ec[q]
+            lo = hi
+        return _piece(A0, B, C, lo, v, best, bestd)
+
+    @_lean
     def _bsweep_in(a, P1, P2, bst, srt, bk, c, th, d1, d2, A0, best, bestd, margin,
                    per, most, pos, end, acc, iw, key, E, B, C, m):
         """_bsweep in the given arrays (runs in pos, end, with (B, C) at d1 and m
@@ -351,6 +369,8 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         eB = 0.0
         eC = 0.0
         nlive = 0
+        lbest = np.inf
+        jbest = 0
         ref = abs(B)
         for j in range(nbk):
             Bj = B + eB
@@ -361,15 +381,21 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 return 1, best, bestd, 0, B0, C0
             u = d1 + j * w
             v = d2 if j == nbk - 1 else u + w
-            if _kink_bound(A0, Bj, Cj, -acc[j], -acc[nbk + j], u, v) <= best + margin:
+            lb = _kink_bound(A0, Bj, Cj, -acc[j], -acc[nbk + j], u, v)
+            if lb <= best + margin:
                 iw[nbk + j] = 1
                 nlive += 1
+                if lb < lbest:
+                    lbest = lb
+                    jbest = j
             B, eB = _two_sum(B, eB, acc[j])
             C, eC = _two_sum(C, eC, acc[nbk + j])
+            acc[j] = lb  # the sums are no longer needed
         if nlive == 0:
             return 0, best, bestd, 0, B0, C0
         # the live buckets' changes, placed bucket by bucket, each bucket sorted
-        # (a few changes: an insertion sort) and walked piece by piece
+        # (a few changes: an insertion sort) and walked piece by piece, the one of
+        # least bound first: the best it finds often rules out the others
         o = 2 * nbk  # iw[o + j]: where bucket j's live changes start
         most_live = 0
         run = np.int64(0)
@@ -401,26 +427,15 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                     eb[q] = dc * a[i]
                     ec[q] = dq
         pieces = 0
-        for j in range(nbk):
-            if not iw[nbk + j]:
+        for jj in range(-1, nbk):
+            j = jbest if jj < 0 else jj
+            if not iw[nbk + j] or (jj >= 0 and (j == jbest or acc[j] > best + margin)):
                 continue
             o1 = iw[o + j]
             o2 = iw[o + j + 1]
-            if o2 - o1 > 32:  # a crowded bucket (rare): Shell's sort, in place
-                _shellsort3(ed[o1:o2], eb[o1:o2], ec[o1:o2], o2 - o1)
-            else:
-                _insertion3(ed, eb, ec, o1, o2)
-            u = d1 + j * w
-            v = d2 if j == nbk - 1 else u + w
-            B = acc[2 * nbk + j]
-            C = acc[3 * nbk + j]
-            lo = u
-            for q in range(o1, o2):
-                hi = min(max(ed[q], lo), v)
-                best, bestd = _piece(A0, B, C, lo, hi, best, bestd)
-                B += eb[q]
-                C += ec[q]
-                lo = hi
-            best, bestd = _piece(A0, B, C, lo, v, best, bestd)
+            best, bestd = _walk_bucket(A0, acc[2 * nbk + j], acc[3 * nbk + j],
+                                       d1 + j * w, d2 if j == nbk - 1 else
+                                       d1 + (j + 1) * w, ed[o1:o2], eb[o1:o2],
+                                       ec[o1:o2], best, bestd)
             pieces += o2 - o1 + 1
         return 0, best, bestd, pieces, B0, C0
