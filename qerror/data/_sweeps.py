@@ -372,6 +372,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         lbest = np.inf
         jbest = 0
         ref = abs(B)
+        iwd = 1.0 / w if w > 0.0 else 0.0
         for j in range(nbk):
             Bj = B + eB
             Cj = C + eC
@@ -381,7 +382,11 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
                 return 1, best, bestd, 0, B0, C0
             u = d1 + j * w
             v = d2 if j == nbk - 1 else u + w
-            lb = _kink_bound(A0, Bj, Cj, -acc[j], -acc[nbk + j], u, v)
+            # _kink_bound's quadratic, (v - u) = w but in the last bucket (there
+            # about w: the bound moves by rounding errors the margin covers)
+            G = -acc[nbk + j]
+            kap = min(max((G * v + 2.0 * acc[j]) * iwd, 0.0), G)
+            lb = _qmin(A0, Bj - 0.5 * kap * u, Cj - kap, u, v)
             if lb <= best + margin:
                 iw[nbk + j] = 1
                 nlive += 1
