@@ -79,6 +79,30 @@ def test_bucket_search_counts_exactly(kind):
         assert rows._idx(*row, t) == np.searchsorted(ax, t, side="left"), t
 
 
+@pytest.mark.parametrize("n", [1, 7, 32, 128, 256])
+@pytest.mark.parametrize("K", [1, 3, 7, 8])
+def test_all_thresholds_counted_in_one_pass(n, K):
+    """_count8 (the counts of up to 8 thresholds in one pass over a short sorted
+    row) equals the searches, ties with data included; the short-row routes use it
+    (_short8) only where it applies."""
+    from qerror.data import _rowdata
+    rng = np.random.default_rng(n + 10 * K)
+    x = np.sort(np.abs(_row("ties" if n % 2 else "t3", n, K)))
+    a, P1, P2, bst, srt, bk, m, nn, sn, qn, f = _rowdata._make_row(x, True, True, 16)
+    row = (a, P1, P2, bst, srt, bk)
+    # dyadic thresholds: th[k] * a_i / th[j] is often a data value exactly (a tie)
+    th = np.sort(rng.choice(np.arange(1, 17) * 0.25, K, replace=False))
+    assert _rowdata._short8(bst, srt, th)
+    assert not _rowdata._short8(bst, srt, np.arange(9.0))
+    for d in np.concatenate([[0.0, 1e-300], a[rng.integers(0, m, 20)] / th[0],
+                             a[rng.integers(0, m, 20)] / th[-1],
+                             rng.uniform(0.0, 2.0, 20)]):
+        got = _rowdata._count8(a, bst, th, d)
+        assert len(got) == 8
+        assert list(got[:K]) == [_rowdata._idx(*row, t * d) for t in th], d
+        assert list(got[:K]) == list(np.searchsorted(a, th * d, side="left"))
+
+
 @pytest.mark.parametrize("grid", GRIDS)
 @pytest.mark.parametrize("kind", ["t3", "binades", "ties"])
 def test_cell_bound_never_exceeds_the_error(grid, kind):

@@ -15,6 +15,7 @@ from ._kernels import HAVE_NUMBA, LEAN, _nb
 
 # sorted rows up to this length are searched by counting
 _COUNT = 256
+_NONE8 = (0, 0, 0, 0, 0, 0, 0, 0)
 
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     from numba import types
@@ -114,6 +115,39 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         if not srt[k]:
             _sort_bucket(a, P1, P2, bst, srt, bk, k)
         return _bs(a, bst[k], bst[k + 1], t)
+
+    @_lean
+    def _short8(bst, srt, th):
+        """A short sorted row (searched by counting) and at most 8 thresholds: the
+        counts of all the thresholds at a step in one pass (_count8)."""
+        return srt.size == 1 and bst[1] <= _COUNT and th.size <= 8
+
+    @_lean
+    def _count8(a, bst, th, d):
+        """The numbers of magnitudes below th[k] d, k < th.size <= 8, of a short
+        sorted row, in one pass (the eight counts vectorise over the values: 128
+        values, 7 thresholds: 73 ns against 104 for seven searches)."""
+        K = th.size
+        t0 = th[0] * d if K > 0 else -np.inf
+        t1 = th[1] * d if K > 1 else -np.inf
+        t2 = th[2] * d if K > 2 else -np.inf
+        t3 = th[3] * d if K > 3 else -np.inf
+        t4 = th[4] * d if K > 4 else -np.inf
+        t5 = th[5] * d if K > 5 else -np.inf
+        t6 = th[6] * d if K > 6 else -np.inf
+        t7 = th[7] * d if K > 7 else -np.inf
+        c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = 0
+        for i in range(bst[1]):
+            v = a[i]
+            c0 += v < t0
+            c1 += v < t1
+            c2 += v < t2
+            c3 += v < t3
+            c4 += v < t4
+            c5 += v < t5
+            c6 += v < t6
+            c7 += v < t7
+        return (c0, c1, c2, c3, c4, c5, c6, c7)
 
     @_lean
     def _at(a, P1, P2, bst, srt, bk, i):
@@ -319,14 +353,22 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         C = Cn
         s = 0
         m = 0
+        short = _short8(bst, srt, th)
+        n1 = _count8(a, bst, th, d1) if short else _NONE8
+        n2 = _count8(a, bst, th, d2) if short else _NONE8
         for k in range(K + 1):
-            e = _idx(a, P1, P2, bst, srt, bk, th[k] * d1) if k < K else n
+            if k == K:
+                e = n
+            elif short:
+                e = n1[k]
+            else:
+                e = _idx(a, P1, P2, bst, srt, bk, th[k] * d1)
             if e > s:
                 B += c[k] * (P1[e] - P1[s])
                 C += c[k] * c[k] * (e - s)
             if k < K:
                 pos[k] = e
-                end[k] = _idx(a, P1, P2, bst, srt, bk, th[k] * d2)
+                end[k] = n2[k] if short else _idx(a, P1, P2, bst, srt, bk, th[k] * d2)
                 m += max(end[k] - e, 0)
             s = e
         return B, C, m

@@ -89,12 +89,15 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     from ._pieces import _shrink
     from ._rowdata import (
         _at,
+        _NONE8,
         _bucket_of,
+        _count8,
         _fill_row,
         _idx,
         _make_row,  # noqa: F401 - the row tests build rows through this module
         _row_space,
         _runs,
+        _short8,
         _sqd,
     )
     from ._sweeps import (  # noqa: F401 - _bsweep, _sweep: the row tests call them here
@@ -349,8 +352,15 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         tot = 0.0
         out = 0.0
         i0 = 0
+        short = _short8(bst, srt, th)
+        cnt = _count8(a, bst, th, d) if short else _NONE8
         for k in range(K + 1):
-            i1 = _idx(a, P1, P2, bst, srt, bk, th[k] * d) if k < K else n
+            if k == K:
+                i1 = n
+            elif short:
+                i1 = cnt[k]
+            else:
+                i1 = _idx(a, P1, P2, bst, srt, bk, th[k] * d)
             L = c[k] * d
             s0 = 0.0
             s1 = 0.0

@@ -38,7 +38,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         _two_sum,
         _vertex,
     )
-    from ._rowdata import _bs, _idx, _runs, _sort_bucket, _sqd
+    from ._rowdata import _bs, _count8, _idx, _runs, _short8, _sort_bucket, _sqd
 
     _jit = _nb.njit(cache=True, nogil=True)
     _lean = _nb.njit(**LEAN)  # allocates nothing (see _kernels.LEAN)
@@ -153,6 +153,19 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     @_lean
     def _anchor(a, P1, P2, bst, srt, bk, c, th, Bn, Cn, d):
         """(B, C) at the step d summed exactly (from the prefix sums)."""
+        if _short8(bst, srt, th):
+            cnt = _count8(a, bst, th, d)
+            n = P1.size - 1
+            K = th.size
+            B = Bn
+            C = Cn
+            s = 0
+            for k in range(K + 1):
+                e = cnt[k] if k < K else n
+                B += c[k] * (P1[e] - P1[s])
+                C += c[k] * c[k] * (e - s)
+                s = e
+            return B, C
         _, B, C, _, _ = _cell(a, P1, P2, bst, srt, bk, c, th, d, d)
         return B + Bn, C + Cn
 
