@@ -88,8 +88,8 @@ _BS_PER_VALUE = 32
 if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     from ._pieces import _shrink
     from ._rowdata import (
-        _at,
         _NONE8,
+        _at,
         _bucket_of,
         _count8,
         _fill_row,
