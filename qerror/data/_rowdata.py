@@ -150,6 +150,12 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         return (c0, c1, c2, c3, c4, c5, c6, c7)
 
     @_lean
+    def _below(a, P1, P2, bst, srt, bk, th, d, k, cnt, short):
+        """The number of magnitudes below th[k] d: cnt[k], the one-pass counts
+        (_count8) of a short sorted row (`short`), else a search."""
+        return cnt[k] if short else _idx(a, P1, P2, bst, srt, bk, th[k] * d)
+
+    @_lean
     def _at(a, P1, P2, bst, srt, bk, i):
         """a[i], with its bucket sorted (so that the prefix sums at i, i+1 hold)."""
         if srt.size > 1:
@@ -357,18 +363,13 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         n1 = _count8(a, bst, th, d1) if short else _NONE8
         n2 = _count8(a, bst, th, d2) if short else _NONE8
         for k in range(K + 1):
-            if k == K:
-                e = n
-            elif short:
-                e = n1[k]
-            else:
-                e = _idx(a, P1, P2, bst, srt, bk, th[k] * d1)
+            e = n if k == K else _below(a, P1, P2, bst, srt, bk, th, d1, k, n1, short)
             if e > s:
                 B += c[k] * (P1[e] - P1[s])
                 C += c[k] * c[k] * (e - s)
             if k < K:
                 pos[k] = e
-                end[k] = n2[k] if short else _idx(a, P1, P2, bst, srt, bk, th[k] * d2)
+                end[k] = _below(a, P1, P2, bst, srt, bk, th, d2, k, n2, short)
                 m += max(end[k] - e, 0)
             s = e
         return B, C, m

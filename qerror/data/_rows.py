@@ -90,10 +90,11 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
     from ._rowdata import (
         _NONE8,
         _at,
+        _below,
         _bucket_of,
         _count8,
         _fill_row,
-        _idx,
+        _idx,  # noqa: F401 - the row tests search rows through this module
         _make_row,  # noqa: F401 - the row tests build rows through this module
         _row_space,
         _runs,
@@ -355,12 +356,7 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         short = _short8(bst, srt, th)
         cnt = _count8(a, bst, th, d) if short else _NONE8
         for k in range(K + 1):
-            if k == K:
-                i1 = n
-            elif short:
-                i1 = cnt[k]
-            else:
-                i1 = _idx(a, P1, P2, bst, srt, bk, th[k] * d)
+            i1 = n if k == K else _below(a, P1, P2, bst, srt, bk, th, d, k, cnt, short)
             L = c[k] * d
             s0 = 0.0
             s1 = 0.0

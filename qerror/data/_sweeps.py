@@ -354,8 +354,9 @@ if HAVE_NUMBA:  # pragma: no cover - compiled code is not traced by coverage
         C0 = C
         w = (d2 - d1) / nbk
         inv = nbk / (d2 - d1) if d2 > d1 else 0.0
-        # per bucket: six sums over its changes, then (B, C) at its start; and
-        # (ints) its count of changes, whether it is live, where its live changes go
+        # per bucket: the sums of its changes' increments of B and C, then (B, C)
+        # at its start; and (ints) its count of changes, whether it is live, where
+        # its live changes go
         if m > key.size or 4 * nbk > acc.size or 3 * nbk + 1 > iw.size:
             return 2, best, bestd, 0, B, C
         acc[:2 * nbk] = 0.0  # row r of bucket j: acc[r * nbk + j]
